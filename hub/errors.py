@@ -1,0 +1,76 @@
+"""Every way Maatwerk Hub can say "no", in one place.
+
+Exception tree::
+
+    HubError                      base of everything the hub raises on purpose
+    ├── ConfigError               a configuration, registry or policy file is wrong (names entry and field)
+    ├── KeyStoreError             a private key cannot be generated, read or used
+    └── Refusal                   an inbound message is refused; carries a ReasonCode
+        └── PolicyRefusal         refused by the data-sharing policy; carries the rule and field paths
+
+Every refusal has a named :class:`ReasonCode`. The codes are part of the published contract: they
+appear in ``notice.refused`` bodies, in the dead-letter headers and as a metric label.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    """Why a message was refused. Stable strings: adapters switch on them."""
+
+    OVERSIZE = "oversize"
+    MALFORMED_JSON = "malformed_json"
+    UNKNOWN_TYPE = "unknown_type"
+    SCHEMA_VIOLATION = "schema_violation"
+    MISSING_USER_ID = "missing_user_id"
+    USER_ID_MISMATCH = "user_id_mismatch"
+    UNKNOWN_SENDER = "unknown_sender"
+    MISSING_SIGNATURE = "missing_signature"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_REVOKED = "key_revoked"
+    KEY_NOT_VALID = "key_not_valid"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    CLOCK_SKEW = "clock_skew"
+    UNAUTHORISED_TYPE = "unauthorised_type"
+    UNAUTHORISED_RECIPIENT = "unauthorised_recipient"
+    POLICY_NO_RULE = "policy_no_rule"
+    POLICY_FIELD_NOT_ALLOWED = "policy_field_not_allowed"
+    POLICY_SPECIAL_CATEGORY = "policy_special_category"
+    TIMEOUT_RULE = "timeout_rule"
+    UNKNOWN_CONVERSATION = "unknown_conversation"
+    UNROUTABLE = "unroutable"
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """A configuration, registry or policy file is wrong; the message names the entry and field."""
+
+
+class KeyStoreError(HubError):
+    """A private key cannot be generated, read or used."""
+
+
+class Refusal(HubError):
+    """An inbound message is refused with a named reason."""
+
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class PolicyRefusal(Refusal):
+    """Refused by the data-sharing policy: names the rule (if any) and the offending field paths."""
+
+    def __init__(
+        self, reason: ReasonCode, detail: str, *, rule: str | None, field_paths: list[str]
+    ) -> None:
+        super().__init__(reason, detail)
+        self.rule = rule
+        self.field_paths = field_paths
