@@ -3,10 +3,10 @@
 Exception tree::
 
     HubError                      base of everything the hub raises on purpose
-    ├── ConfigError               a configuration, registry or policy file is wrong (names entry and field)
+    ├── ConfigError               a configuration, registry or policy file is wrong
     ├── KeyStoreError             a private key cannot be generated, read or used
     └── Refusal                   an inbound message is refused; carries a ReasonCode
-        └── PolicyRefusal         refused by the data-sharing policy; carries the rule and field paths
+        └── PolicyRefusal         refused by the data-sharing policy: rule and field paths
 
 Every refusal has a named :class:`ReasonCode`. The codes are part of the published contract: they
 appear in ``notice.refused`` bodies, in the dead-letter headers and as a metric label.
@@ -40,6 +40,7 @@ class ReasonCode(StrEnum):
     POLICY_FIELD_NOT_ALLOWED = "policy_field_not_allowed"
     POLICY_SPECIAL_CATEGORY = "policy_special_category"
     TIMEOUT_RULE = "timeout_rule"
+    ID_REUSED = "id_reused"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     UNROUTABLE = "unroutable"
 

@@ -1,8 +1,8 @@
 """Dutch identifiers, validated at the edge: BSN, OIN, CBS municipality code.
 
 Facts (see the project's domain notes): a BSN has 9 digits and passes the *elfproef* with weights
-9, 8, 7, 6, 5, 4, 3, 2, -1 (the weighted sum is divisible by 11); 000000000 passes the arithmetic and
-is refused. An OIN has 20 digits. A CBS municipality code is ``GM`` and four digits.
+9, 8, 7, 6, 5, 4, 3, 2, -1 (the weighted sum is divisible by 11); 000000000 passes the
+arithmetic and is refused. An OIN has 20 digits. A CBS municipality code is ``GM`` and four digits.
 
 Each validator raises :class:`ValueError` with a message a person can act on, so pydantic reports it
 with the field path. The ``Annotated`` types below are what the message models use.

@@ -8,8 +8,9 @@ the AsyncAPI document, the pipeline and the ledger are all derived from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import builtins
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -78,7 +79,9 @@ class Envelope(BaseModel):
             raise ValueError("expires_at must be after created_at")
         if self.purpose not in spec.purposes:
             allowed = ", ".join(sorted(p.value for p in spec.purposes))
-            raise ValueError(f"purpose {self.purpose.value} is not allowed for {self.type}: {allowed}")
+            raise ValueError(
+                f"purpose {self.purpose.value} is not allowed for {self.type}: {allowed}"
+            )
         if spec.reply and self.in_reply_to is None:
             raise ValueError(f"{self.type} answers another message: in_reply_to is required")
         if self.sender == self.recipient:
@@ -91,7 +94,7 @@ class MessageSpec:
     """What the contract says about one message type."""
 
     type: str
-    body: type[b.Body]
+    body: builtins.type[b.Body]
     purposes: frozenset[Purpose]
     summary: str
     reply: bool = False
@@ -164,7 +167,7 @@ def _message_model(spec: MessageSpec) -> type[Envelope]:
         _model_name(spec.type),
         __base__=Envelope,
         __doc__=spec.summary,
-        type=(Literal[spec.type], Field()),  # type: ignore[valid-type]
+        type=(Literal[spec.type], Field()),  # type: ignore[arg-type]
         body=(spec.body, Field()),
     )
     return cast(type[Envelope], model)
@@ -245,7 +248,7 @@ def new_document(
     created_at: datetime | None = None,
     ttl: timedelta = DEFAULT_TTL,
 ) -> dict[str, Any]:
-    """An unsigned message document with fresh id and timestamps (sign it with signing.sign_document).
+    """An unsigned message with fresh id and timestamps (sign it with signing.sign_document).
 
     ``purpose`` defaults to the type's only purpose when it has exactly one.
     """

@@ -1,7 +1,8 @@
 """Names of the broker topology: the published contract of where messages go.
 
-- ``maatwerk.inbound`` (exchange, direct): every participant publishes here, routing key ``inbound``.
-- ``maatwerk.hub.inbound`` (quorum queue): bound to it; the hub replicas consume it.
+- ``maatwerk.inbound`` (exchange, direct): every participant publishes here with routing
+  key ``inbound``.
+- ``maatwerk.hub.inbound`` (quorum queue): bound to it; hub replicas consume it.
 - ``maatwerk.deliver`` (exchange, direct): the hub publishes verified messages here with the
   recipient's participant id as routing key.
 - ``maatwerk.inbox.<participant>`` (quorum queue): one per participant, bound with its id.

@@ -115,7 +115,7 @@ class Registry:
         return [p for p in self.document.participants if p.kind == kind]
 
     def key_for(self, participant_id: str, kid: str, *, at: datetime, now: datetime) -> bytes:
-        """The raw public key ``kid`` of a participant, valid at ``at`` and not revoked by ``now``."""
+        """The raw public key ``kid`` of a participant: valid at ``at``, not revoked by ``now``."""
         participant = self.participants.get(participant_id)
         if participant is None:
             raise Refusal(ReasonCode.UNKNOWN_SENDER, f"{participant_id} is not in the registry")

@@ -76,6 +76,7 @@ def verify_document(document: dict[str, Any], public_raw: bytes) -> None:
         raise Refusal(ReasonCode.BAD_SIGNATURE, f"signature.alg must be {ALG}")
     try:
         raw_signature = b64url_decode(value)
-        Ed25519PublicKey.from_public_bytes(public_raw).verify(raw_signature, signing_input(document))
+        public_key = Ed25519PublicKey.from_public_bytes(public_raw)
+        public_key.verify(raw_signature, signing_input(document))
     except (InvalidSignature, ValueError) as exc:
         raise Refusal(ReasonCode.BAD_SIGNATURE, "the signature does not verify") from exc

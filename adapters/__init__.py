@@ -1,0 +1,1 @@
+"""Maatwerk Hub adapters: the SDK (:mod:`adapters.sdk`) and the reference adapters."""

@@ -1,0 +1,200 @@
+"""The participant's side of Maatwerk Hub: sign and publish, consume and verify the own inbox.
+
+- ``send`` signs a message with the participant's key and publishes it to the inbound exchange
+  with the ``user_id`` property (the broker checks it against the connection) and waits for the
+  broker's confirm.
+- ``consume`` reads the participant's own inbox, verifies each message's signature against the
+  registry, drops an id it has already handled (a durable record), calls the handler and acks
+  only after the handler succeeded. A handler raising :class:`TransientError` returns the message
+  to the inbox; anything else sends it to the dead-letter queue. Nothing is acked unhandled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from adapters.sdk.errors import TransientError
+from adapters.sdk.handled import HandledIds
+from hub import names
+from hub.errors import Refusal
+from hub.messages import Envelope, new_document, parse_message
+from hub.notary import encode
+from hub.registry import Participant, Registry
+from hub.signing import sign_document
+from hub.verify import check_signature
+
+log = logging.getLogger("maatwerk.sdk")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified message from the participant's inbox."""
+
+    envelope: Envelope
+    document: dict[str, Any]
+    raw: bytes
+    redelivered: bool
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HubClient:
+    """One participant's connection to the hub."""
+
+    def __init__(
+        self, participant_id: str, *, amqp_url: str, key: Ed25519PrivateKey, registry: Registry,
+        state_url: str, prefetch: int = 16, clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        participant = registry.get(participant_id)
+        if participant is None:
+            raise ValueError(f"{participant_id} is not in the registry")
+        self.participant: Participant = participant
+        self.registry = registry
+        self.amqp_url = amqp_url
+        self.prefetch = prefetch
+        self.clock = clock
+        self._key = key
+        self._state_url = state_url
+        self.dropped_redeliveries = 0
+        self.handled_count = 0
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._inbound: AbstractExchange | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._handled: HandledIds | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    @property
+    def id(self) -> str:
+        return self.participant.id
+
+    async def connect(self) -> None:
+        self._handled = await HandledIds.open(self._state_url)
+        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        # Keep references: a robust connection restores only channels/queues still referenced.
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self.prefetch)
+        self._inbound = await self._channel.get_exchange(names.INBOUND_EXCHANGE, ensure=False)
+
+    async def close(self) -> None:
+        await self.stop_consuming()
+        if self._connection is not None:
+            await self._connection.close()
+        if self._handled is not None:
+            await self._handled.close()
+
+    async def __aenter__(self) -> HubClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def message(self, *, type: str, recipient: str, case_id: str, body: dict[str, Any],
+                **envelope: Any) -> dict[str, Any]:
+        """An unsigned message from this participant (see :func:`hub.messages.new_document`)."""
+        return new_document(type=type, sender=self.id, recipient=recipient, case_id=case_id,
+                            body=body, created_at=self.clock(), **envelope)
+
+    def sign(self, document: dict[str, Any]) -> bytes:
+        return encode(sign_document(document, self._key))
+
+    async def send(self, document: dict[str, Any]) -> UUID:
+        """Sign and publish; return the message id once the broker confirmed it."""
+        await self.publish_raw(self.sign(document), message_id=document["id"])
+        return UUID(document["id"])
+
+    async def publish_raw(self, body: bytes, *, message_id: str | None = None,
+                          user_id: str | None = "") -> None:
+        """Publish bytes as they are (tests use it for malformed input); confirm awaited.
+
+        ``user_id`` defaults to this participant's broker user; pass None to leave it out.
+        """
+        assert self._inbound is not None, "connect() first"
+        await self._inbound.publish(
+            aio_pika.Message(
+                body, message_id=message_id, content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=self.participant.broker_user if user_id == "" else user_id,
+            ),
+            routing_key=names.INBOUND_ROUTING_KEY,
+        )
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    async def consume(self, handler: Handler) -> None:
+        """Start consuming the own inbox with ``handler``."""
+        assert self._channel is not None, "connect() first"
+        self._queue = await self._channel.get_queue(names.inbox(self.id), ensure=False)
+        self._consumer_tag = await self._queue.consume(
+            lambda message: self._track(self._on_message(message, handler))
+        )
+
+    async def _track(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        try:
+            await task
+        finally:
+            self._in_flight.discard(task)
+
+    async def stop_consuming(self) -> None:
+        """Stop taking new messages and let the ones in hand finish (graceful shutdown)."""
+        if self._queue is not None and self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _on_message(self, message: AbstractIncomingMessage, handler: Handler) -> None:
+        assert self._handled is not None
+        try:
+            document, envelope = parse_message(message.body)
+            check_signature(document, envelope, self.registry, self.clock())
+        except Refusal as refusal:
+            log.error("inbox message refused, dead-lettered: %s", refusal)
+            await message.reject(requeue=False)
+            return
+        if await self._handled.seen(envelope.id):
+            self.dropped_redeliveries += 1
+            await message.ack()
+            return
+        delivery = Delivery(envelope=envelope, document=document, raw=message.body,
+                            redelivered=bool(message.redelivered))
+        try:
+            await handler(delivery)
+        except TransientError as exc:
+            log.warning("handler failed transiently, message returns to the inbox: %s", exc)
+            await message.nack(requeue=True)
+            return
+        except Exception:
+            log.exception("handler failed permanently, message dead-lettered")
+            await message.reject(requeue=False)
+            return
+        await self._handled.mark(envelope.id, envelope.type)
+        self.handled_count += 1
+        await message.ack()

@@ -1,0 +1,35 @@
+"""Prometheus metrics of one hub process, in a registry of its own (no module-level globals).
+
+Labels carry codes, types and participant ids only: never a BSN, case id or other personal data.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class HubMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter("maatwerk_messages_received", "Inbound messages taken from the "
+                                "hub queue", registry=r)
+        self.routed = Counter("maatwerk_messages_routed", "Messages routed to an inbox",
+                              ["type", "recipient"], registry=r)
+        self.refused = Counter("maatwerk_messages_refused", "Messages refused, by reason code",
+                               ["reason"], registry=r)
+        self.duplicates = Counter("maatwerk_messages_duplicate", "Message ids seen before, "
+                                  "answered with the original outcome", registry=r)
+        self.retries = Counter("maatwerk_pipeline_retries", "Processing retried because the "
+                               "state store or broker was unavailable", registry=r)
+        self.latency = Histogram("maatwerk_pipeline_seconds", "Time from taking a message to "
+                                 "acknowledging it", buckets=LATENCY_BUCKETS, registry=r)
+        self.in_flight = Gauge("maatwerk_messages_in_flight", "Messages being processed now",
+                               registry=r)
+        self.ready = Gauge("maatwerk_ready", "1 when the broker, topology and state store are up",
+                           registry=r)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,61 @@
+"""The hub's own messages (notices, register answers), signed with the hub's key.
+
+Notice ids are derived from what they answer (UUID v5), so a notice that is sent again after a
+crash carries the same id and the recipient's SDK drops the copy.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.messages import Envelope, Purpose, new_document, validate_document
+from hub.registry import Registry
+from hub.signing import sign_document
+
+_NAMESPACE = UUID("6f1d0c7e-5a86-4f4e-9a55-2b8f3c0d9e11")
+UNKNOWN_CASE = "unknown"
+
+
+def notice_id(kind: str, about: UUID) -> UUID:
+    """The stable id of the hub's ``kind`` notice about message ``about``."""
+    return uuid5(_NAMESPACE, f"{kind}:{about}")
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: what goes on the wire (the signature covers its canonical form)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Notary:
+    """Builds and signs messages from the hub."""
+
+    def __init__(self, registry: Registry, key: Ed25519PrivateKey) -> None:
+        self.registry = registry
+        self.hub_id = registry.hub.id
+        self._key = key
+
+    def sign(
+        self, *, type: str, recipient: str, body: dict[str, Any], now: datetime,
+        about: Envelope | None = None, message_id: UUID | None = None,
+        purpose: Purpose | None = None, case_id: str | None = None,
+    ) -> tuple[Envelope, bytes]:
+        """A signed hub message; ``about`` is the message it concerns (case, conversation)."""
+        document = new_document(
+            type=type, sender=self.hub_id, recipient=recipient,
+            case_id=case_id or (about.case_id if about else UNKNOWN_CASE),
+            body=body,
+            purpose=purpose or (about.purpose if about else Purpose.COORDINATION),
+            conversation_id=about.conversation_id if about else uuid4(),
+            in_reply_to=about.id if about else None,
+            created_at=now,
+        )
+        if message_id is not None:
+            document["id"] = str(message_id)
+        signed = sign_document(document, self._key)
+        raw = encode(signed)
+        return validate_document(signed, raw), raw

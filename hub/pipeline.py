@@ -1,0 +1,210 @@
+"""The routing pipeline: every inbound message passes these steps, in this order.
+
+1. size limit                      -> ``oversize``
+2. parse (JSON, type, schema)      -> ``malformed_json``, ``unknown_type``, ``schema_violation``
+3. broker identity (AMQP user_id)  -> ``missing_user_id``, ``user_id_mismatch``, ``unknown_sender``
+4. signature (registered key)      -> ``missing_signature``, ``unknown_key``, ``key_revoked``,
+                                      ``key_not_valid``, ``bad_signature``
+5. freshness                       -> ``expired``, ``clock_skew``
+6. duplicate (durable, shared)     -> not an error: the original outcome is answered again;
+                                      ``id_reused`` when another sender used the id
+7. authorisation (registry)        -> ``unauthorised_type``, ``unauthorised_recipient``
+8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
+                                      ``policy_special_category``
+
+Step 9, routing to the recipient's inbox, is the router's (:mod:`hub.router`): this module decides,
+it does no I/O but the state store. Each step is a small function that passes or raises a
+:class:`~hub.errors.Refusal`; :meth:`Pipeline.process` reads top to bottom as the list above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from hub.errors import PolicyRefusal, ReasonCode, Refusal
+from hub.messages import Envelope, message_id_of, parse_document, validate_document
+from hub.policy import Policy
+from hub.registry import Participant, Registry
+from hub.store import MessageRecord, MessageStore
+from hub.verify import check_freshness, check_signature
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One delivery from the hub's inbound queue, as the broker handed it over."""
+
+    body: bytes
+    user_id: str | None
+    redelivered: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """Deliver ``body`` unchanged to ``recipient``'s inbox."""
+
+    envelope: Envelope
+    body: bytes
+    sender: Participant
+    recipient: Participant
+    policy_version: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Dead-letter the message and, when the broker named a known participant, tell it why."""
+
+    reason: ReasonCode
+    detail: str
+    message_id: UUID | None
+    notify: Participant | None
+    envelope: Envelope | None = None
+    claimed: bool = False
+    rule: str | None = None
+    field_paths: tuple[str, ...] = ()
+    policy_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The id was seen before: answer the original outcome again, route nothing."""
+
+    envelope: Envelope
+    sender: Participant
+    original: MessageRecord
+
+
+Outcome = Route | Refuse | Duplicate
+
+
+# -- the steps ---------------------------------------------------------------------------------
+
+def check_size(inbound: Inbound, limit: int) -> None:
+    if len(inbound.body) > limit:
+        raise Refusal(ReasonCode.OVERSIZE, f"{len(inbound.body)} bytes; the limit is {limit}")
+
+
+def check_broker_identity(
+    inbound: Inbound, envelope: Envelope, registry: Registry
+) -> Participant:
+    """The broker-authenticated user must be the broker user registered for ``sender``."""
+    if not inbound.user_id:
+        raise Refusal(ReasonCode.MISSING_USER_ID, "publish with the AMQP user_id property set")
+    sender = registry.get(envelope.sender)
+    if sender is None:
+        raise Refusal(ReasonCode.UNKNOWN_SENDER, f"{envelope.sender} is not in the registry")
+    if sender.broker_user != inbound.user_id:
+        raise Refusal(
+            ReasonCode.USER_ID_MISMATCH,
+            f"broker user {inbound.user_id} may not send as {envelope.sender}",
+        )
+    return sender
+
+
+async def check_duplicate(
+    store: MessageStore, envelope: Envelope, inbound: Inbound, now: datetime
+) -> MessageRecord | None:
+    """Claim the id; return the earlier record when this id was already handled or is in hand.
+
+    A *redelivered* message whose claim is still ``processing`` belonged to a hub that died before
+    deciding: it is taken over (returns None) so nothing is lost. A first delivery that finds a
+    claim in progress is a copy published twice; the other copy is decided elsewhere.
+    """
+    claim = await store.claim(envelope, now)
+    if claim.new:
+        return None
+    if claim.record.sender != envelope.sender:
+        raise Refusal(ReasonCode.ID_REUSED, "this message id is used by another sender")
+    if claim.record.status == "processing" and inbound.redelivered:
+        return None
+    return claim.record
+
+
+def authorise(envelope: Envelope, sender: Participant, registry: Registry) -> Participant:
+    """The sender may send this type; the recipient exists and may receive it."""
+    if envelope.type not in sender.sends:
+        raise Refusal(ReasonCode.UNAUTHORISED_TYPE, f"{sender.id} may not send {envelope.type}")
+    recipient = registry.get(envelope.recipient)
+    if recipient is None:
+        raise Refusal(ReasonCode.UNAUTHORISED_RECIPIENT, f"{envelope.recipient} is not registered")
+    if envelope.type not in recipient.receives:
+        raise Refusal(
+            ReasonCode.UNAUTHORISED_RECIPIENT, f"{recipient.id} does not receive {envelope.type}"
+        )
+    return recipient
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSettings:
+    max_message_bytes: int
+    clock_skew_seconds: int
+
+
+class Pipeline:
+    def __init__(
+        self, *, registry: Registry, policy: Policy, store: MessageStore,
+        settings: PipelineSettings, clock: Clock,
+    ) -> None:
+        self.registry = registry
+        self.policy = policy
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+
+    async def process(self, inbound: Inbound) -> Outcome:
+        """Run the steps in order; the first refusal ends it."""
+        now = self.clock()
+        state = _State(inbound, self.registry)
+        try:
+            check_size(inbound, self.settings.max_message_bytes)
+            state.document = parse_document(inbound.body)
+            state.envelope = envelope = validate_document(state.document, inbound.body)
+            sender = check_broker_identity(inbound, envelope, self.registry)
+            check_signature(state.document, envelope, self.registry, now)
+            check_freshness(envelope, now, self.settings.clock_skew_seconds)
+            original = await check_duplicate(self.store, envelope, inbound, now)
+            if original is not None:
+                return Duplicate(envelope=envelope, sender=sender, original=original)
+            state.claimed = True
+            recipient = authorise(envelope, sender, self.registry)
+            decision = self.policy.evaluate(envelope, state.document, recipient, now)
+        except Refusal as refusal:
+            return state.refuse(refusal, self.policy.version)
+        return Route(envelope=envelope, body=inbound.body, sender=sender, recipient=recipient,
+                     policy_version=decision.version, rule=decision.rule)
+
+
+class _State:
+    """What the pipeline learned before it stopped, to word the refusal."""
+
+    def __init__(self, inbound: Inbound, registry: Registry) -> None:
+        self.inbound = inbound
+        self.registry = registry
+        self.document: dict[str, Any] | None = None
+        self.envelope: Envelope | None = None
+        self.claimed = False
+
+    def refuse(self, refusal: Refusal, policy_version: str) -> Refuse:
+        is_policy = isinstance(refusal, PolicyRefusal)
+        notify = self.registry.by_broker_user(self.inbound.user_id or "")
+        return Refuse(
+            reason=refusal.reason,
+            detail=refusal.detail,
+            message_id=self.envelope.id if self.envelope else (
+                message_id_of(self.document) if self.document else None
+            ),
+            notify=notify if notify is not None and notify.kind != "hub" else None,
+            envelope=self.envelope,
+            claimed=self.claimed,
+            rule=refusal.rule if isinstance(refusal, PolicyRefusal) else None,
+            field_paths=tuple(refusal.field_paths) if isinstance(refusal, PolicyRefusal) else (),
+            policy_version=policy_version if is_policy else None,
+        )

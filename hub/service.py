@@ -1,0 +1,131 @@
+"""The one place that wires the hub together: settings -> registry, policy, keys, state, broker.
+
+The CLI and the tests only build a :class:`HubService` and start or stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import aio_pika
+import uvicorn
+from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
+
+from hub import names, topology
+from hub.config import Settings
+from hub.database import Database, migrate, open_database
+from hub.http import build_app
+from hub.keys import load_private_key, private_key_path
+from hub.metrics import HubMetrics
+from hub.notary import Notary
+from hub.pipeline import Pipeline, PipelineSettings
+from hub.policy import Policy, load_policy
+from hub.registry import Registry, load_registry
+from hub.router import Router
+from hub.store import MessageStore
+
+log = logging.getLogger("maatwerk.hub")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HubService:
+    """A hub replica: several may run against one broker and one PostgreSQL state."""
+
+    def __init__(
+        self, settings: Settings, *, registry: Registry | None = None,
+        policy: Policy | None = None, clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or load_registry(settings.registry_path, settings.keys_dir)
+        self.policy = policy or load_policy(settings.policy_path)
+        self.clock = clock
+        self.metrics = HubMetrics()
+        self.notary = Notary(self.registry, load_private_key(
+            private_key_path(settings.keys_dir, self.registry.hub.id)))
+        self._checks = {"broker": False, "topology": False, "state": False}
+        self._db: Database | None = None
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
+
+    # -- readiness ------------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, bool]:
+        broker_up = self._connection is not None and not self._connection.is_closed
+        return {**self._checks, "broker": broker_up and self._checks["broker"]}
+
+    @property
+    def ready(self) -> bool:
+        return all(self.readiness().values())
+
+    def _set_state_health(self, ok: bool) -> None:
+        self._checks["state"] = ok
+        self.metrics.ready.set(1 if self.ready else 0)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._db = await open_database(self.settings.state_url)
+        await migrate(self._db)
+        self._checks["state"] = True
+        store = MessageStore(self._db)
+        pipeline = Pipeline(
+            registry=self.registry, policy=self.policy, store=store, clock=self.clock,
+            settings=PipelineSettings(max_message_bytes=self.settings.max_message_bytes,
+                                      clock_skew_seconds=self.settings.clock_skew_seconds),
+        )
+        self.router = Router(pipeline=pipeline, store=store, notary=self.notary,
+                             metrics=self.metrics, clock=self.clock,
+                             on_health=self._set_state_health)
+        self._connection = await aio_pika.connect_robust(self.settings.amqp_url)
+        self._checks["broker"] = True
+        # Hold the channel and queue: a robust connection restores only what is still referenced.
+        self._channel = await self._connection.channel(publisher_confirms=True,
+                                                       on_return_raises=True)
+        await self._channel.set_qos(prefetch_count=self.settings.prefetch)
+        await topology.declare(self._channel, self.registry, self.settings.delivery_limit)
+        self._checks["topology"] = True
+        await self.router.bind(self._channel)
+        self._queue = await self._channel.get_queue(names.HUB_QUEUE)
+        self._consumer_tag = await self._queue.consume(self.router.on_message)
+        self.metrics.ready.set(1)
+        if self.settings.http_port:
+            await self._start_http()
+        log.info("hub started", extra={"event": "started", "policy": self.policy.version,
+                                       "registry": self.registry.version})
+
+    async def _start_http(self) -> None:
+        app = build_app(self.metrics, self.readiness)
+        config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port,
+                                log_level="warning", lifespan="off")
+        self._http = uvicorn.Server(config)
+        self._http_task = asyncio.create_task(self._http.serve())
+
+    async def stop(self) -> None:
+        """Stop consuming, let in-flight messages finish (unacked ones return to the queue)."""
+        if self._queue is not None and self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+        if self._connection is not None:
+            await self._connection.close()
+        if self._db is not None:
+            await self._db.close()
+        self._checks = dict.fromkeys(self._checks, False)
+
+    async def run_until_stopped(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,114 @@
+"""Shared fixtures. Broker tests get a fresh RabbitMQ vhost each, so they never see each other's
+messages; participants connect as their own least-privilege broker users, as in production."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from adapters.sdk import HubClient
+from hub.broker_admin import BrokerAdmin, load_passwords
+from hub.config import Settings
+from hub.keys import ensure_dev_keys, load_private_key, private_key_path
+from hub.registry import Registry, load_registry
+from hub.service import HubService
+
+MANAGEMENT_URL = os.environ.get("MAATWERK_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+AMQP_HOST = os.environ.get("MAATWERK_TEST_AMQP_HOST", "127.0.0.1:5672")
+PG_URL = os.environ.get("MAATWERK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys")
+    ensure_dev_keys(path, [p.id for p in load_registry().document.participants])
+    return path
+
+
+@pytest.fixture(scope="session")
+def registry(keys_dir: Path) -> Registry:
+    return load_registry(None, keys_dir)
+
+
+@pytest.fixture(scope="session")
+def passwords(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    path = tmp_path_factory.mktemp("broker") / "passwords.json"
+    return load_passwords(path, [p.broker_user for p in registry.document.participants])
+
+
+def amqp_url(user: str, password: str, vhost: str) -> str:
+    return f"amqp://{quote(user)}:{quote(password)}@{AMQP_HOST}/{quote(vhost, safe='')}"
+
+
+@pytest.fixture
+async def vhost(registry: Registry, passwords: dict[str, str]) -> AsyncIterator[str]:
+    """A fresh vhost with the participants' users and least-privilege permissions."""
+    name = f"maatwerk-test-{uuid.uuid4().hex[:10]}"
+    async with BrokerAdmin(MANAGEMENT_URL) as admin:
+        await admin.ensure_vhost(name)
+        await admin.set_permissions(name, "guest", _all())
+        await admin.apply_users(registry, name, passwords)
+    yield name
+    async with BrokerAdmin(MANAGEMENT_URL) as admin:
+        await admin.delete_vhost(name)
+
+
+def _all():  # type: ignore[no-untyped-def]
+    from hub.broker_admin import Permissions
+
+    return Permissions(configure=".*", write=".*", read=".*")
+
+
+@pytest.fixture
+def hub_settings(vhost: str, keys_dir: Path, tmp_path: Path) -> Settings:
+    base = Settings.from_env({})
+    return replace(
+        base,
+        amqp_url=amqp_url("guest", "guest", vhost),
+        keys_dir=keys_dir,
+        state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        http_port=0,
+    )
+
+
+@pytest.fixture
+async def hub(hub_settings: Settings, registry: Registry) -> AsyncIterator[HubService]:
+    service = HubService(hub_settings, registry=registry)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+ClientFactory = Callable[[str], Awaitable[HubClient]]
+
+
+@pytest.fixture
+async def client(
+    vhost: str, registry: Registry, passwords: dict[str, str], keys_dir: Path, tmp_path: Path
+) -> AsyncIterator[ClientFactory]:
+    """``await client("cjib")``: a connected SDK client of that participant."""
+    made: list[HubClient] = []
+
+    async def make(participant_id: str) -> HubClient:
+        participant = registry.get(participant_id)
+        assert participant is not None
+        c = HubClient(
+            participant_id,
+            amqp_url=amqp_url(participant.broker_user, passwords[participant.broker_user], vhost),
+            key=load_private_key(private_key_path(keys_dir, participant_id)),
+            registry=registry,
+            state_url=f"sqlite:///{tmp_path / f'sdk-{participant_id}-{len(made)}.sqlite3'}",
+        )
+        await c.connect()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        await c.close()

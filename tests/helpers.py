@@ -1,0 +1,67 @@
+"""Helpers for tests: scenario messages, waiting, and reading queues."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika
+
+BSN = "123456782"  # passes the elfproef; fictional
+
+
+def timeout_request_body(agency: str = "cjib", **extra: Any) -> dict[str, Any]:
+    references = {
+        "cjib": {"cjib_payment_references": ["1234567890123456"]},
+        "duo": {"duo_debt_numbers": ["DUO-77341"]},
+        "uwv": {"uwv_recovery_decisions": ["UWV-TV-2026-0042"]},
+        "svb": {"svb_benefit_references": ["SVB-KB-5521"]},
+        "belastingdienst": {"toeslagen_years": [2024]},
+    }[agency]
+    body: dict[str, Any] = {
+        "bsn": BSN,
+        "references": references,
+        "requested_from": "2026-12-01",
+        "requested_months": 4,
+        "reason_code": "livelihood_threatened",
+        "scope": ["collection", "surcharges"],
+    }
+    body.update(extra)
+    return body
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def drain(url: str, queue: str, expect: int, timeout: float = 10.0) -> list[
+    aio_pika.abc.AbstractIncomingMessage
+]:
+    """Take (and ack) ``expect`` messages from ``queue`` as guest; fewer only on timeout."""
+    got: list[aio_pika.abc.AbstractIncomingMessage] = []
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(got) < expect and loop.time() < deadline:
+            message = await q.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+                continue
+            await message.ack()
+            got.append(message)
+    return got
+
+
+def body_of(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(message.body)
+    return result
