@@ -20,9 +20,9 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import contract, keys, register
+    from hub.cli import contract, keys, register, serve
 
-    return [keys, register, contract]
+    return [serve, keys, register, contract]
 
 
 def build_parser() -> argparse.ArgumentParser:
