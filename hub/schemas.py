@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import yaml
@@ -124,8 +124,7 @@ def _identifier_hints(model: type[BaseModel]) -> dict[str, dict[str, str]]:
 
 def _add_identifier_hints(schema: dict[str, Any]) -> None:
     """Give BSN and CBS-code fields a pattern, which the validators alone do not publish."""
-    models = (cast("type[BaseModel]", spec.body) for spec in MESSAGE_SPECS.values())
-    bodies = {model.__name__: model for model in models}
+    bodies = {spec.body.__name__: spec.body for spec in MESSAGE_SPECS.values()}
     for def_name, definition in schema.get("$defs", {}).items():
         model = bodies.get(def_name)
         if model is None:
