@@ -16,8 +16,8 @@ from typing import Annotated
 from pydantic import AfterValidator, StringConstraints
 
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-_OIN_RE = re.compile(r"\d{20}")
-_CBS_RE = re.compile(r"GM\d{4}")
+_OIN_RE = re.compile(r"[0-9]{20}")
+_CBS_RE = re.compile(r"GM[0-9]{4}")
 
 
 def elfproef(digits: str) -> bool:
@@ -55,7 +55,7 @@ def validate_cbs_code(value: str) -> str:
 
 def validate_case_id(value: str) -> str:
     """A case id is opaque and must never carry a BSN: no run of 8 or more digits."""
-    if re.search(r"\d{8,}", value):
+    if re.search(r"[0-9]{8,}", value):
         raise ValueError("a case_id must not contain a run of 8 or more digits (it could be a BSN)")
     return value
 

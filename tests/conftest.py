@@ -112,3 +112,32 @@ async def client(
     yield make
     for c in made:
         await c.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import asyncpg
+
+    name = f"maatwerk_t_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Run a test once on each state backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
+        return
+    yield request.getfixturevalue("pg_url")

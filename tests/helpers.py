@@ -65,3 +65,21 @@ async def drain(url: str, queue: str, expect: int, timeout: float = 10.0) -> lis
 def body_of(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(message.body)
     return result
+
+
+async def wait_for_queue(url: str, queue: str, timeout: float = 30.0) -> None:
+    """Wait until ``queue`` exists (a hub started in another process has declared it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        connection = await aio_pika.connect(url)
+        try:
+            channel = await connection.channel()
+            await channel.declare_queue(queue, passive=True)
+            return
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+        finally:
+            await connection.close()

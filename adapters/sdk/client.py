@@ -150,9 +150,11 @@ class HubClient:
         """Start consuming the own inbox with ``handler``."""
         assert self._channel is not None, "connect() first"
         self._queue = await self._channel.get_queue(names.inbox(self.id), ensure=False)
-        self._consumer_tag = await self._queue.consume(
-            lambda message: self._track(self._on_message(message, handler))
-        )
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await self._track(self._on_message(message, handler))
+
+        self._consumer_tag = await self._queue.consume(on_message)
 
     async def _track(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

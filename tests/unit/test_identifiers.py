@@ -70,8 +70,6 @@ def test_oin_has_twenty_digits() -> None:
             validate_oin(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="identifiers._OIN_RE uses \\d, which matches any Unicode "
-                   "digit; reported, fix: [0-9] or re.ASCII")
 def test_oin_refuses_unicode_digits() -> None:
     with pytest.raises(ValueError):
         validate_oin(_fullwidth("0" * 20))
