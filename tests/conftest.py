@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
@@ -114,9 +115,9 @@ async def client(
         await c.close()
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
     import asyncpg
 
     name = f"maatwerk_t_{uuid.uuid4().hex[:10]}"
@@ -125,13 +126,20 @@ async def pg_url() -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    base = PG_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(PG_URL)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield f"{PG_URL.rsplit('/', 1)[0]}/{name}"
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(PG_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -140,4 +148,5 @@ async def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
         return
-    yield request.getfixturevalue("pg_url")
+    async with fresh_pg_database() as url:
+        yield url

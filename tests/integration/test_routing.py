@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -190,9 +192,21 @@ async def test_revoked_key_is_refused(
         await service.stop()
 
 
+@pytest.fixture
+async def hub_on_backend(
+    hub_settings: Any, registry: Registry, state_url: str
+) -> AsyncIterator[HubService]:
+    """The hub on SQLite and on PostgreSQL state (the test runs once on each)."""
+    service = HubService(replace(hub_settings, state_url=state_url), registry=registry)
+    await service.start()
+    yield service
+    await service.stop()
+
+
 async def test_duplicate_is_routed_once_and_answered_with_original_outcome(
-    hub: HubService, client: ClientFactory
+    hub_on_backend: HubService, client: ClientFactory
 ) -> None:
+    hub = hub_on_backend
     gm, cjib = await client("gm0193"), await client("cjib")
     notices, inbox = await collect(gm), await collect(cjib)
     doc = gm.message(type="timeout.request", recipient="cjib", case_id="ZW-1",
@@ -202,13 +216,18 @@ async def test_duplicate_is_routed_once_and_answered_with_original_outcome(
     await wait_for(lambda: len(inbox) == 1)
     await gm.publish_raw(raw)
     await wait_for(lambda: len(notices) == 1)
+    await hub.stop()  # the record of seen ids is durable: a restarted hub still knows it
+    await hub.start()
+    await gm.publish_raw(raw)
+    # The restarted hub answers again, with the same (derived) notice id: the SDK drops the copy.
+    await wait_for(lambda: gm.dropped_redeliveries == 1)
     answer = notices[0].envelope
     assert answer.type == "notice.duplicate"
     assert str(answer.body.original_message_id) == doc["id"]
     assert answer.body.original_outcome == "routed"
     await asyncio.sleep(0.3)
     assert len(inbox) == 1
-    assert hub.metrics.duplicates._value.get() == 1
+    assert hub.metrics.duplicates._value.get() == 2
 
 
 async def test_register_query_is_answered_by_the_hub(
