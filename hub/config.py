@@ -28,6 +28,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_HTTP_PORT": ("8080", "port of the HTTP endpoints (0: none)"),
     "MAATWERK_PREFETCH": ("64", "unacknowledged inbound messages per hub replica"),
     "MAATWERK_DELIVERY_LIMIT": ("5", "deliveries of one message before the queue dead-letters it"),
+    "MAATWERK_AGREEMENTS": ("(embedded defaults)", "deadlines and time-out rules YAML file"),
+    "MAATWERK_WATCH_SECONDS": ("5", "how often the deadline watcher and outbox run"),
     "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
     "MAATWERK_HASH_KEY": ("(dev key)", "secret for keyed hashes of personal data in logs"),
 }
@@ -51,6 +53,8 @@ class Settings:
     amqp_url: str
     registry_path: Path | None
     policy_path: Path | None
+    agreements_path: Path | None
+    watch_seconds: float
     keys_dir: Path
     state_url: str
     max_message_bytes: int
@@ -69,6 +73,8 @@ class Settings:
             amqp_url=env.get("AMQP_URL", VARIABLES["AMQP_URL"][0]),
             registry_path=_path(env, "MAATWERK_REGISTRY"),
             policy_path=_path(env, "MAATWERK_POLICY"),
+            agreements_path=_path(env, "MAATWERK_AGREEMENTS"),
+            watch_seconds=float(env.get("MAATWERK_WATCH_SECONDS", "5")),
             keys_dir=Path(env.get("MAATWERK_KEYS_DIR", "keys")),
             state_url=env.get("MAATWERK_STATE_URL", VARIABLES["MAATWERK_STATE_URL"][0]),
             max_message_bytes=_int(env, "MAATWERK_MAX_MESSAGE_BYTES"),

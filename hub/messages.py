@@ -100,6 +100,13 @@ class MessageSpec:
     reply: bool = False
     needs_receipt: bool = True
     responses: tuple[str, ...] = ()
+    replies_to: tuple[str, ...] = ()
+    follows_up: bool = False
+
+    @property
+    def purpose(self) -> Purpose:
+        """The purpose of hub messages about this type: its only one, else coordination."""
+        return next(iter(self.purposes)) if len(self.purposes) == 1 else Purpose.COORDINATION
 
 
 P = Purpose
@@ -109,29 +116,32 @@ _SPECS = (
                 purposes=frozenset({P.ESCALATION}), responses=("escalation.response",),
                 summary="Municipality escalates a case to the Landelijk Maatwerkloket."),
     MessageSpec(type="escalation.response", body=b.EscalationResponse, reply=True,
-                purposes=frozenset({P.ESCALATION}),
+                purposes=frozenset({P.ESCALATION}), replies_to=("escalation.request",),
                 summary="The Maatwerkloket takes the case or asks for more."),
     MessageSpec(type="let.referral", body=b.LetReferral, purposes=frozenset({P.ESCALATION}),
                 responses=("let.decision",),
                 summary="The Maatwerkloket refers a case to the Landelijk Escalatie Team."),
     MessageSpec(type="let.decision", body=b.LetDecision, reply=True,
-                purposes=frozenset({P.ESCALATION, P.BRIDGING}),
+                purposes=frozenset({P.ESCALATION, P.BRIDGING}), replies_to=("let.referral",),
                 summary="The LET decides who is responsible."),
     MessageSpec(type="timeout.request", body=b.TimeoutRequest, purposes=frozenset({P.TIMEOUT}),
                 responses=("timeout.response",),
                 summary="Municipality asks an agency to pause collection, recovery or decisions."),
     MessageSpec(type="timeout.response", body=b.TimeoutResponse, reply=True,
-                purposes=frozenset({P.TIMEOUT}),
+                purposes=frozenset({P.TIMEOUT}), replies_to=("timeout.request", "timeout.extend"),
                 summary="Agency accepts, partially accepts or declines a time-out or extension."),
-    MessageSpec(type="timeout.extend", body=b.TimeoutExtend, reply=True,
+    MessageSpec(type="timeout.extend", body=b.TimeoutExtend, reply=True, follows_up=True,
                 purposes=frozenset({P.TIMEOUT}), responses=("timeout.response",),
+                replies_to=("timeout.request",),
                 summary="Municipality asks to extend an active time-out."),
-    MessageSpec(type="timeout.lift", body=b.TimeoutLift, reply=True,
-                purposes=frozenset({P.TIMEOUT}),
+    MessageSpec(type="timeout.lift", body=b.TimeoutLift, reply=True, follows_up=True,
+                purposes=frozenset({P.TIMEOUT}), replies_to=("timeout.request",),
                 summary="Municipality ends a time-out early."),
     MessageSpec(type="timeout.ended", body=b.TimeoutEnded, purposes=frozenset({P.TIMEOUT}),
+                needs_receipt=False,
                 summary="Hub tells both sides that a time-out has ended."),
     MessageSpec(type="receipt", body=b.Receipt, reply=True, needs_receipt=False, purposes=_ANY,
+                replies_to=("*",),
                 summary="Signed delivery receipt: the recipient has durably taken the message."),
     MessageSpec(type="notice.refused", body=b.NoticeRefused, needs_receipt=False, purposes=_ANY,
                 summary="Hub refused a message; names the reason code, rule and field paths."),

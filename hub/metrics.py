@@ -28,6 +28,20 @@ class HubMetrics:
                                  "acknowledging it", buckets=LATENCY_BUCKETS, registry=r)
         self.in_flight = Gauge("maatwerk_messages_in_flight", "Messages being processed now",
                                registry=r)
+        self.answer_latency = Histogram(
+            "maatwerk_answer_seconds", "Time from routing a message to its receipt or business "
+            "response, per answering participant", ["awaited", "participant"],
+            buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 2 * 86400, 7 * 86400),
+            registry=r)
+        self.overdue = Gauge("maatwerk_overdue", "Answers escalated to the Maatwerkloket and "
+                             "still missing, per late participant", ["participant"], registry=r)
+        self.late = Gauge("maatwerk_late", "Answers past their deadline, per late participant",
+                          ["participant"], registry=r)
+        self.active_timeouts = Gauge("maatwerk_timeouts_active", "Running time-outs per agency",
+                                     ["agency"], registry=r)
+        self.hub_messages = Counter("maatwerk_hub_messages_sent", "Messages the hub sent on its "
+                                    "own (reminders, overdue, time-out ends)", ["type"],
+                                    registry=r)
         self.ready = Gauge("maatwerk_ready", "1 when the broker, topology and state store are up",
                            registry=r)
 

@@ -7,6 +7,7 @@ crash carries the same id and the recipient's SDK drops the copy.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -31,6 +32,21 @@ def encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Thread:
+    """Where a hub message belongs: case, conversation, purpose, and what it answers."""
+
+    case_id: str
+    conversation_id: UUID
+    purpose: Purpose
+    in_reply_to: UUID | None = None
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> Thread:
+        return cls(case_id=envelope.case_id, conversation_id=envelope.conversation_id,
+                   purpose=envelope.purpose, in_reply_to=envelope.id)
+
+
 class Notary:
     """Builds and signs messages from the hub."""
 
@@ -41,18 +57,16 @@ class Notary:
 
     def sign(
         self, *, type: str, recipient: str, body: dict[str, Any], now: datetime,
-        about: Envelope | None = None, message_id: UUID | None = None,
-        purpose: Purpose | None = None, case_id: str | None = None,
+        about: Envelope | None = None, thread: Thread | None = None,
+        message_id: UUID | None = None,
     ) -> tuple[Envelope, bytes]:
-        """A signed hub message; ``about`` is the message it concerns (case, conversation)."""
+        """A signed hub message in the thread of ``about`` (or an explicit ``thread``)."""
+        thread = thread or (Thread.of(about) if about else Thread(
+            case_id=UNKNOWN_CASE, conversation_id=uuid4(), purpose=Purpose.COORDINATION))
         document = new_document(
-            type=type, sender=self.hub_id, recipient=recipient,
-            case_id=case_id or (about.case_id if about else UNKNOWN_CASE),
-            body=body,
-            purpose=purpose or (about.purpose if about else Purpose.COORDINATION),
-            conversation_id=about.conversation_id if about else uuid4(),
-            in_reply_to=about.id if about else None,
-            created_at=now,
+            type=type, sender=self.hub_id, recipient=recipient, case_id=thread.case_id,
+            body=body, purpose=thread.purpose, conversation_id=thread.conversation_id,
+            in_reply_to=thread.in_reply_to, created_at=now,
         )
         if message_id is not None:
             document["id"] = str(message_id)

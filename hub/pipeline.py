@@ -9,6 +9,8 @@
 6. duplicate (durable, shared)     -> not an error: the original outcome is answered again;
                                       ``id_reused`` when another sender used the id
 7. authorisation (registry)        -> ``unauthorised_type``, ``unauthorised_recipient``
+   conversation (answers)          -> ``unknown_conversation``
+   time-out rules (agreements)     -> ``timeout_rule``
 8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
                                       ``policy_special_category``
 
@@ -25,14 +27,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from hub import timeouts
+from hub.agreements import Agreements
 from hub.errors import PolicyRefusal, ReasonCode, Refusal
-from hub.messages import Envelope, message_id_of, parse_document, validate_document
+from hub.messages import (
+    MESSAGE_SPECS,
+    Envelope,
+    message_id_of,
+    parse_document,
+    validate_document,
+)
 from hub.policy import Policy
 from hub.registry import Participant, Registry
 from hub.store import MessageRecord, MessageStore
 from hub.verify import check_freshness, check_signature
 
 Clock = Callable[[], datetime]
+ANSWERABLE = ("routed", "delivered", "processed")
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,31 @@ def authorise(envelope: Envelope, sender: Participant, registry: Registry) -> Pa
     return recipient
 
 
+async def check_conversation(store: MessageStore, envelope: Envelope) -> None:
+    """An answer must answer a message the hub routed between the same two parties, in the same
+    case and conversation, of a type it may answer."""
+    spec = MESSAGE_SPECS[envelope.type]
+    if envelope.in_reply_to is None or not spec.replies_to:
+        return
+    original = await store.get(envelope.in_reply_to)
+    if original is None or original.status not in ANSWERABLE:
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"in_reply_to {envelope.in_reply_to} names no message routed by the hub")
+    expected = (original.sender, original.recipient) if spec.follows_up else (
+        original.recipient, original.sender)
+    if (envelope.sender, envelope.recipient) != expected:
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"message {original.id} is not between {envelope.sender} and "
+                      f"{envelope.recipient} in this direction")
+    if (original.conversation_id, original.case_id) != (envelope.conversation_id,
+                                                       envelope.case_id):
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"message {original.id} belongs to another case or conversation")
+    if "*" not in spec.replies_to and original.type not in spec.replies_to:
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"{envelope.type} cannot answer {original.type}")
+
+
 # -- the pipeline ------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,9 +186,10 @@ class PipelineSettings:
 
 class Pipeline:
     def __init__(
-        self, *, registry: Registry, policy: Policy, store: MessageStore,
-        settings: PipelineSettings, clock: Clock,
+        self, *, registry: Registry, policy: Policy, agreements: Agreements,
+        store: MessageStore, settings: PipelineSettings, clock: Clock,
     ) -> None:
+        self.agreements = agreements
         self.registry = registry
         self.policy = policy
         self.store = store
@@ -175,6 +212,8 @@ class Pipeline:
                 return Duplicate(envelope=envelope, sender=sender, original=original)
             state.claimed = True
             recipient = authorise(envelope, sender, self.registry)
+            await check_conversation(self.store, envelope)
+            await timeouts.check_rules(self.store.db, envelope, self.agreements)
             decision = self.policy.evaluate(envelope, state.document, recipient, now)
         except Refusal as refusal:
             return state.refuse(refusal, self.policy.version)

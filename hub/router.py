@@ -27,14 +27,15 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from aiormq.exceptions import AMQPError
 
-from hub import names
+from hub import names, outbox
 from hub.database import StoreUnavailableError
+from hub.ledger import Ledger
 from hub.messages import Envelope
 from hub.metrics import HubMetrics
 from hub.notary import Notary, notice_id
 from hub.pipeline import Clock, Duplicate, Inbound, Outcome, Pipeline, Refuse, Route
 from hub.registry import Participant
-from hub.store import REFUSED, ROUTED, MessageStore
+from hub.store import REFUSED, MessageStore
 
 log = logging.getLogger("maatwerk.router")
 
@@ -46,11 +47,13 @@ class Router:
     """Turns pipeline outcomes into confirmed publishes, records and acks."""
 
     def __init__(
-        self, *, pipeline: Pipeline, store: MessageStore, notary: Notary, metrics: HubMetrics,
-        clock: Clock, on_health: Callable[[bool], None] = lambda ok: None,
+        self, *, pipeline: Pipeline, ledger: Ledger, notary: Notary, metrics: HubMetrics,
+        clock: Clock, replica: str, on_health: Callable[[bool], None] = lambda ok: None,
     ) -> None:
         self.pipeline = pipeline
-        self.store = store
+        self.ledger = ledger
+        self.store = MessageStore(ledger.db)
+        self.replica = replica
         self.notary = notary
         self.metrics = metrics
         self.clock = clock
@@ -119,9 +122,12 @@ class Router:
                 "x-maatwerk-policy-version": route.policy_version,
                 "x-maatwerk-rule": route.rule,
             })
-        await self.store.decide(envelope.id, ROUTED, policy_version=route.policy_version,
-                                rule=route.rule, decided_at=self.clock())
+        fulfilled = await self.ledger.record_routed(
+            envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock())
         self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
+        for answer in fulfilled:
+            self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
+                answer.seconds)
         log.info("routed", extra={"event": "routed", "message_id": str(envelope.id),
                                   "type": envelope.type, "sender": envelope.sender,
                                   "recipient": envelope.recipient, "rule": route.rule})
@@ -203,15 +209,30 @@ class Router:
 
     # -- publishing -----------------------------------------------------------------------------
 
+    async def flush_outbox(self) -> int:
+        """Publish the hub's queued messages (reminders, overdue notices, time-out ends)."""
+        sent = 0
+        for item in await outbox.claim_pending(self.ledger.db, self.replica):
+            await self._publish_raw(item.recipient, item.body, item.id, item.type,
+                                    {"x-maatwerk-sender": self.notary.hub_id})
+            await outbox.mark_sent(self.ledger.db, item.id)
+            self.metrics.hub_messages.labels(item.type).inc()
+            sent += 1
+        return sent
+
     async def _publish(
         self, recipient: str, body: bytes, envelope: Envelope, headers: dict[str, Any]
     ) -> None:
+        await self._publish_raw(recipient, body, str(envelope.id), envelope.type,
+                                {"x-maatwerk-sender": envelope.sender, **headers})
+
+    async def _publish_raw(self, recipient: str, body: bytes, message_id: str, type_name: str,
+                           headers: dict[str, Any]) -> None:
         """Persistent, mandatory, confirmed publish to ``recipient``'s inbox."""
         assert self._deliver is not None, "bind() first"
         message = aio_pika.Message(
-            body, message_id=str(envelope.id), type=envelope.type,
-            content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers={"x-maatwerk-sender": envelope.sender, **headers},
+            body, message_id=message_id, type=type_name, content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
         await self._deliver.publish(message, routing_key=recipient, mandatory=True)
 

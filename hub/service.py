@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,10 +18,12 @@ import uvicorn
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
 from hub import names, topology
+from hub.agreements import Agreements, load_agreements
 from hub.config import Settings
 from hub.database import Database, migrate, open_database
 from hub.http import build_app
 from hub.keys import load_private_key, private_key_path
+from hub.ledger import Ledger
 from hub.metrics import HubMetrics
 from hub.notary import Notary
 from hub.pipeline import Pipeline, PipelineSettings
@@ -26,6 +31,7 @@ from hub.policy import Policy, load_policy
 from hub.registry import Registry, load_registry
 from hub.router import Router
 from hub.store import MessageStore
+from hub.watcher import Watcher
 
 log = logging.getLogger("maatwerk.hub")
 
@@ -39,11 +45,14 @@ class HubService:
 
     def __init__(
         self, settings: Settings, *, registry: Registry | None = None,
-        policy: Policy | None = None, clock: Callable[[], datetime] = utc_now,
+        policy: Policy | None = None, agreements: Agreements | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.registry = registry or load_registry(settings.registry_path, settings.keys_dir)
         self.policy = policy or load_policy(settings.policy_path)
+        self.agreements = agreements or load_agreements(settings.agreements_path)
+        self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.clock = clock
         self.metrics = HubMetrics()
         self.notary = Notary(self.registry, load_private_key(
@@ -56,6 +65,8 @@ class HubService:
         self._consumer_tag: str | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
+        self._watcher_task: asyncio.Task[None] | None = None
+        self._stop_watching = asyncio.Event()
 
     # -- readiness ------------------------------------------------------------------------------
 
@@ -77,15 +88,18 @@ class HubService:
         self._db = await open_database(self.settings.state_url)
         await migrate(self._db)
         self._checks["state"] = True
-        store = MessageStore(self._db)
+        self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary)
         pipeline = Pipeline(
-            registry=self.registry, policy=self.policy, store=store, clock=self.clock,
+            registry=self.registry, policy=self.policy, agreements=self.agreements,
+            store=MessageStore(self._db), clock=self.clock,
             settings=PipelineSettings(max_message_bytes=self.settings.max_message_bytes,
                                       clock_skew_seconds=self.settings.clock_skew_seconds),
         )
-        self.router = Router(pipeline=pipeline, store=store, notary=self.notary,
-                             metrics=self.metrics, clock=self.clock,
+        self.router = Router(pipeline=pipeline, ledger=self.ledger, notary=self.notary,
+                             metrics=self.metrics, clock=self.clock, replica=self.replica,
                              on_health=self._set_state_health)
+        self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
+                               clock=self.clock, interval=self.settings.watch_seconds)
         self._connection = await aio_pika.connect_robust(self.settings.amqp_url)
         self._checks["broker"] = True
         # Hold the channel and queue: a robust connection restores only what is still referenced.
@@ -97,6 +111,8 @@ class HubService:
         await self.router.bind(self._channel)
         self._queue = await self._channel.get_queue(names.HUB_QUEUE)
         self._consumer_tag = await self._queue.consume(self.router.on_message)
+        self._stop_watching = asyncio.Event()
+        self._watcher_task = asyncio.create_task(self.watcher.run(self._stop_watching))
         self.metrics.ready.set(1)
         if self.settings.http_port:
             await self._start_http()
@@ -114,6 +130,10 @@ class HubService:
         """Stop consuming, let in-flight messages finish (unacked ones return to the queue)."""
         if self._queue is not None and self._consumer_tag is not None:
             await self._queue.cancel(self._consumer_tag)
+        if self._watcher_task is not None:
+            self._stop_watching.set()
+            await self._watcher_task
+            self._watcher_task = None
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task

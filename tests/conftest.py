@@ -3,21 +3,23 @@ messages; participants connect as their own least-privilege broker users, as in 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import yaml
 
 from adapters.sdk import HubClient
 from hub.broker_admin import BrokerAdmin, load_passwords
 from hub.config import Settings
 from hub.keys import ensure_dev_keys, load_private_key, private_key_path
-from hub.registry import Registry, load_registry
+from hub.registry import Registry, RegistryDocument, load_registry
 from hub.service import HubService
 
 MANAGEMENT_URL = os.environ.get("MAATWERK_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
@@ -32,15 +34,40 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+SESSION = uuid.uuid4().hex[:6]
+
+
 @pytest.fixture(scope="session")
 def registry(keys_dir: Path) -> Registry:
-    return load_registry(None, keys_dir)
+    """The demo registry with this session's own broker users (``cjib-t1a2b3c``...), so that test
+    runs side by side never reset each other's passwords."""
+    demo = load_registry(None, keys_dir)
+    participants = [p.model_copy(update={"broker_user": f"{p.broker_user}-t{SESSION}"})
+                    for p in demo.document.participants]
+    return Registry(RegistryDocument(version=demo.version, participants=participants))
 
 
 @pytest.fixture(scope="session")
-def passwords(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def registry_file(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session registry as a file, for hubs started in another process."""
+    path = tmp_path_factory.mktemp("registry") / "registry.yaml"
+    path.write_text(yaml.safe_dump(registry.document.model_dump(mode="json"), sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def passwords(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     path = tmp_path_factory.mktemp("broker") / "passwords.json"
-    return load_passwords(path, [p.broker_user for p in registry.document.participants])
+    yield load_passwords(path, [p.broker_user for p in registry.document.participants])
+
+    async def delete_users() -> None:
+        async with BrokerAdmin(MANAGEMENT_URL) as admin:
+            for participant in registry.document.participants:
+                await admin.delete_user(participant.broker_user)
+
+    asyncio.run(delete_users())
 
 
 def amqp_url(user: str, password: str, vhost: str) -> str:

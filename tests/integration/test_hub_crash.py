@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from adapters.sdk import Delivery
+from hub import names
 from hub.config import Settings
 from tests.conftest import ClientFactory
-from hub import names
 from tests.helpers import timeout_request_body, wait_for, wait_for_queue
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -22,9 +22,10 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 COUNT = 2000
 
 
-def start_hub(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "MAATWERK_REGISTRY": str(registry_file),
         "AMQP_URL": settings.amqp_url,
         "MAATWERK_KEYS_DIR": str(settings.keys_dir),
         "MAATWERK_STATE_URL": settings.state_url,
@@ -37,10 +38,10 @@ def start_hub(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_sigkill_mid_stream_loses_nothing(
-    hub_settings: Settings, client: ClientFactory, tmp_path: Path
+    hub_settings: Settings, client: ClientFactory, registry_file: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "hub.log"
-    process = start_hub(hub_settings, log)
+    process = start_hub(hub_settings, registry_file, log)
     try:
         await wait_for_queue(hub_settings.amqp_url, names.inbox("cjib"))
         gm, cjib = await client("gm0193"), await client("cjib")
@@ -62,7 +63,7 @@ async def test_sigkill_mid_stream_loses_nothing(
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         killed_at = len(handled)
-        process = start_hub(hub_settings, log)
+        process = start_hub(hub_settings, registry_file, log)
         await wait_for(lambda: len(set(handled)) >= COUNT, timeout=120)
         await asyncio.sleep(1.0)  # let any straggling redelivery arrive
     finally:
