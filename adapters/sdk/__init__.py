@@ -1,6 +1,6 @@
 """The Maatwerk Hub adapter SDK: what an agency or municipality adapter needs, and no more."""
 
-from adapters.sdk.client import Delivery, Handler, HubClient
+from adapters.sdk.client import Delivery, Handler, HubClient, Reply
 from adapters.sdk.errors import AdapterError, PermanentError, TransientError
 
 __all__ = [
@@ -9,5 +9,6 @@ __all__ = [
     "Handler",
     "HubClient",
     "PermanentError",
+    "Reply",
     "TransientError",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import aio_pika
 from aio_pika.abc import (
@@ -33,7 +33,7 @@ from adapters.sdk.errors import TransientError
 from adapters.sdk.handled import HandledIds
 from hub import names
 from hub.errors import Refusal
-from hub.messages import Envelope, new_document, parse_message
+from hub.messages import MESSAGE_SPECS, Envelope, new_document, parse_message
 from hub.notary import encode
 from hub.registry import Participant, Registry
 from hub.signing import sign_document
@@ -50,9 +50,27 @@ class Delivery:
     document: dict[str, Any]
     raw: bytes
     redelivered: bool
+    me: str
+    created_at: datetime
+
+    def reply(self, type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An unsigned answer in this message's case and conversation, back to its sender.
+
+        Its id is derived from the message and the answer type, so an answer sent again after
+        a crash is recognised by the hub as the same message.
+        """
+        document = new_document(
+            type=type, sender=self.me, recipient=self.envelope.sender,
+            case_id=self.envelope.case_id, body=body, purpose=self.envelope.purpose,
+            conversation_id=self.envelope.conversation_id, in_reply_to=self.envelope.id,
+            created_at=self.created_at,
+        )
+        document["id"] = str(uuid5(self.envelope.id, type))
+        return document
 
 
-Handler = Callable[[Delivery], Awaitable[None]]
+Reply = dict[str, Any] | None
+Handler = Callable[[Delivery], Awaitable[Reply]]
 
 
 def utc_now() -> datetime:
@@ -85,6 +103,8 @@ class HubClient:
         self._consumer_tag: str | None = None
         self._handled: HandledIds | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.handlers: dict[str, Handler] = {}
+        self.auto_receipts = True
 
     @property
     def id(self) -> str:
@@ -146,9 +166,30 @@ class HubClient:
 
     # -- receiving ------------------------------------------------------------------------------
 
-    async def consume(self, handler: Handler) -> None:
-        """Start consuming the own inbox with ``handler``."""
+    def on(self, *types: str) -> Callable[[Handler], Handler]:
+        """Decorator: handle these message types (``@client.on("timeout.request")``)."""
+
+        def register(handler: Handler) -> Handler:
+            for type_name in types:
+                if type_name not in MESSAGE_SPECS:
+                    raise ValueError(f"unknown message type {type_name!r}")
+                self.handlers[type_name] = handler
+            return handler
+
+        return register
+
+    async def _dispatch(self, delivery: Delivery) -> Reply:
+        handler = self.handlers.get(delivery.envelope.type)
+        if handler is None:
+            log.info("no handler for %s %s; acknowledged", delivery.envelope.type,
+                     delivery.envelope.id)
+            return None
+        return await handler(delivery)
+
+    async def consume(self, handler: Handler | None = None) -> None:
+        """Start consuming the own inbox with ``handler``, or with the handlers given to ``on``."""
         assert self._channel is not None, "connect() first"
+        handler = handler or self._dispatch
         self._queue = await self._channel.get_queue(names.inbox(self.id), ensure=False)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
@@ -172,6 +213,12 @@ class HubClient:
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
+    async def _send_receipt(self, delivery: Delivery) -> None:
+        """The signed delivery receipt: sent once the message is verified and in our hands."""
+        if self.auto_receipts and MESSAGE_SPECS[delivery.envelope.type].needs_receipt:
+            await self.send(delivery.reply("receipt", {
+                "received_at": delivery.created_at.isoformat().replace("+00:00", "Z")}))
+
     async def _on_message(self, message: AbstractIncomingMessage, handler: Handler) -> None:
         assert self._handled is not None
         try:
@@ -186,9 +233,13 @@ class HubClient:
             await message.ack()
             return
         delivery = Delivery(envelope=envelope, document=document, raw=message.body,
-                            redelivered=bool(message.redelivered))
+                            redelivered=bool(message.redelivered), me=self.id,
+                            created_at=self.clock())
         try:
-            await handler(delivery)
+            await self._send_receipt(delivery)
+            reply = await handler(delivery)
+            if reply is not None:
+                await self.send(reply)
         except TransientError as exc:
             log.warning("handler failed transiently, message returns to the inbox: %s", exc)
             await message.nack(requeue=True)
