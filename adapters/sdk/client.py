@@ -4,19 +4,35 @@
   with the ``user_id`` property (the broker checks it against the connection) and waits for the
   broker's confirm.
 - ``consume`` reads the participant's own inbox, verifies each message's signature against the
-  registry, drops an id it has already handled (a durable record), calls the handler and acks
-  only after the handler succeeded. A handler raising :class:`TransientError` returns the message
-  to the inbox; anything else sends it to the dead-letter queue. Nothing is acked unhandled.
+  registry, drops an id it has already handled (a durable record), sends a signed receipt, calls
+  the handler, publishes the handler's reply, records the id as handled and only then acks.
+
+Failures (see docs/adapters/README.md, "Failures"):
+
+- A handler raising :class:`TransientError` is run again in-process, ``retries`` times, after
+  ``backoff``, ``2 * backoff``, ``4 * backoff``... seconds (at most ``max_backoff``). When the
+  retries are exhausted, the *give-up handler* registered for the type with
+  :meth:`HubClient.on_exhausted` answers (agency adapters: a declined ``timeout.response`` with
+  ``back_office_unavailable`` for ``timeout.request`` and ``timeout.extend``); a type without one
+  -- every type without a business response -- is dead-lettered (``reject(requeue=False)``), so an
+  operator finds it in ``maatwerk.dead-letter``.
+- Any other exception from a handler dead-letters the message. (Agency adapters turn a back
+  office's 4xx into a declined response themselves; they do not raise.)
+- A lost broker connection while a message is in hand leaves the message unacked: the broker
+  returns it to the inbox and the robust connection resubscribes; the redelivered copy does not
+  repeat a side effect recorded with :meth:`Delivery.once`, and its receipt and reply carry the
+  same derived ids, which the hub recognises as duplicates. Nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 import aio_pika
@@ -27,19 +43,25 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
 from adapters.sdk.handled import HandledIds
 from hub import names
 from hub.errors import Refusal
+from hub.keys import load_private_key, private_key_path
 from hub.messages import MESSAGE_SPECS, Envelope, new_document, parse_message
 from hub.notary import encode
-from hub.registry import Participant, Registry
+from hub.registry import Participant, Registry, load_registry
 from hub.signing import sign_document
 from hub.verify import check_signature
 
 log = logging.getLogger("maatwerk.sdk")
+
+T = TypeVar("T")
+BROKER_ERRORS = (AMQPError, ConnectionError, ChannelInvalidStateError, asyncio.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,27 @@ class Delivery:
     redelivered: bool
     me: str
     created_at: datetime
+    journal: HandledIds | None = field(default=None, repr=False, compare=False)
+
+    async def once(self, step: str, action: Callable[[], Awaitable[T]],
+                   encode: Callable[[T], Any] = lambda value: value,
+                   decode: Callable[[Any], T] = lambda value: value) -> T:
+        """Run ``action`` at most once for this message id, durably.
+
+        The result is recorded (as JSON, through ``encode``) as soon as ``action`` returns; a
+        copy of the message redelivered after a crash or a lost connection gets the recorded
+        result back (through ``decode``) instead of running ``action`` again. Use it for every
+        call with an effect outside the hub, such as a back-office call. An exception is not
+        recorded: the action runs again on the next attempt.
+        """
+        if self.journal is None:
+            return await action()
+        recorded = await self.journal.recall(self.envelope.id, step)
+        if recorded is not None:
+            return decode(json.loads(recorded))
+        result = await action()
+        await self.journal.remember(self.envelope.id, step, json.dumps(encode(result)))
+        return result
 
     def reply(self, type: str, body: dict[str, Any]) -> dict[str, Any]:
         """An unsigned answer in this message's case and conversation, back to its sender.
@@ -71,6 +114,7 @@ class Delivery:
 
 Reply = dict[str, Any] | None
 Handler = Callable[[Delivery], Awaitable[Reply]]
+GiveUp = Callable[[Delivery, TransientError], Awaitable[Reply]]
 
 
 def utc_now() -> datetime:
@@ -83,6 +127,7 @@ class HubClient:
     def __init__(
         self, participant_id: str, *, amqp_url: str, key: Ed25519PrivateKey, registry: Registry,
         state_url: str, prefetch: int = 16, clock: Callable[[], datetime] = utc_now,
+        retries: int = 3, backoff: float = 0.5, max_backoff: float = 30.0,
     ) -> None:
         participant = registry.get(participant_id)
         if participant is None:
@@ -104,7 +149,27 @@ class HubClient:
         self._handled: HandledIds | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self.handlers: dict[str, Handler] = {}
+        self.give_ups: dict[str, GiveUp] = {}
         self.auto_receipts = True
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.retried = 0
+        self.gave_up = 0
+        self.dead_lettered = 0
+
+    @classmethod
+    def from_settings(cls, settings: AdapterSettings, *,
+                      registry: Registry | None = None) -> HubClient:
+        """A client configured from :class:`AdapterSettings` (the environment variables)."""
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings.participant, amqp_url=settings.amqp_url,
+            key=load_private_key(private_key_path(settings.keys_dir, settings.participant)),
+            registry=registry or load_registry(settings.registry_path, settings.keys_dir),
+            state_url=settings.state_url, prefetch=settings.prefetch,
+            retries=settings.retries, backoff=settings.backoff,
+        )
 
     @property
     def id(self) -> str:
@@ -178,6 +243,21 @@ class HubClient:
 
         return register
 
+    def on_exhausted(self, *types: str) -> Callable[[GiveUp], GiveUp]:
+        """Decorator: answer for these types when a handler's retries are exhausted.
+
+        Without one, a message whose handler keeps failing transiently is dead-lettered.
+        """
+
+        def register(give_up: GiveUp) -> GiveUp:
+            for type_name in types:
+                if type_name not in MESSAGE_SPECS:
+                    raise ValueError(f"unknown message type {type_name!r}")
+                self.give_ups[type_name] = give_up
+            return give_up
+
+        return register
+
     async def _dispatch(self, delivery: Delivery) -> Reply:
         handler = self.handlers.get(delivery.envelope.type)
         if handler is None:
@@ -190,7 +270,10 @@ class HubClient:
         """Start consuming the own inbox with ``handler``, or with the handlers given to ``on``."""
         assert self._channel is not None, "connect() first"
         handler = handler or self._dispatch
-        self._queue = await self._channel.get_queue(names.inbox(self.id), ensure=False)
+        # declare_queue(passive=True) registers the queue with the robust channel, which then
+        # re-declares it (passively: no configure permission needed) and resubscribes after a
+        # reconnect; get_queue(ensure=False) would not be restored.
+        self._queue = await self._channel.declare_queue(names.inbox(self.id), passive=True)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await self._track(self._on_message(message, handler))
@@ -219,6 +302,32 @@ class HubClient:
             await self.send(delivery.reply("receipt", {
                 "received_at": delivery.created_at.isoformat().replace("+00:00", "Z")}))
 
+    async def _handle(self, delivery: Delivery, handler: Handler) -> tuple[bool, Reply]:
+        """Run the handler with in-process retries; (handled, reply) or (False, None) to
+        dead-letter."""
+        attempt = 0
+        while True:
+            try:
+                return True, await handler(delivery)
+            except TransientError as exc:
+                if attempt >= self.retries:
+                    give_up = self.give_ups.get(delivery.envelope.type)
+                    if give_up is None:
+                        log.error("%s %s: retries exhausted (%s); dead-lettered",
+                                  delivery.envelope.type, delivery.envelope.id, exc)
+                        return False, None
+                    log.warning("%s %s: retries exhausted (%s); answering with the give-up "
+                                "reply", delivery.envelope.type, delivery.envelope.id, exc)
+                    self.gave_up += 1
+                    return True, await give_up(delivery, exc)
+                delay = min(self.backoff * 2**attempt, self.max_backoff)
+                attempt += 1
+                self.retried += 1
+                log.warning("%s %s failed transiently (%s); retry %d/%d in %.2fs",
+                            delivery.envelope.type, delivery.envelope.id, exc, attempt,
+                            self.retries, delay)
+                await asyncio.sleep(delay)
+
     async def _on_message(self, message: AbstractIncomingMessage, handler: Handler) -> None:
         assert self._handled is not None
         try:
@@ -228,26 +337,36 @@ class HubClient:
             log.error("inbox message refused, dead-lettered: %s", refusal)
             await message.reject(requeue=False)
             return
+        try:
+            await self._process(message, document, envelope, handler)
+        except BROKER_ERRORS as exc:
+            log.warning("broker connection lost while handling %s %s (%r); it stays in the "
+                        "inbox and is redelivered", envelope.type, envelope.id, exc)
+
+    async def _process(self, message: AbstractIncomingMessage, document: dict[str, Any],
+                       envelope: Envelope, handler: Handler) -> None:
+        assert self._handled is not None
         if await self._handled.seen(envelope.id):
             self.dropped_redeliveries += 1
             await message.ack()
             return
         delivery = Delivery(envelope=envelope, document=document, raw=message.body,
                             redelivered=bool(message.redelivered), me=self.id,
-                            created_at=self.clock())
+                            created_at=self.clock(), journal=self._handled)
+        await self._send_receipt(delivery)
         try:
-            await self._send_receipt(delivery)
-            reply = await handler(delivery)
-            if reply is not None:
-                await self.send(reply)
-        except TransientError as exc:
-            log.warning("handler failed transiently, message returns to the inbox: %s", exc)
-            await message.nack(requeue=True)
-            return
+            handled, reply = await self._handle(delivery, handler)
+        except BROKER_ERRORS:
+            raise
         except Exception:
             log.exception("handler failed permanently, message dead-lettered")
+            handled, reply = False, None
+        if not handled:
+            self.dead_lettered += 1
             await message.reject(requeue=False)
             return
+        if reply is not None:
+            await self.send(reply)
         await self._handled.mark(envelope.id, envelope.type)
         self.handled_count += 1
         await message.ack()
