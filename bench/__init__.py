@@ -1,0 +1,1 @@
+"""Benchmarks of Maatwerk Hub (see bench/README.md)."""
