@@ -266,6 +266,39 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, created_at)",
         "CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id)",
     ]),
+    (3, "audit: hash-chained audit trail of routing decisions and ledger events (hub.audit)", [
+        """CREATE TABLE IF NOT EXISTS audit_log (
+            seq BIGINT PRIMARY KEY,
+            time BIGINT NOT NULL,
+            event TEXT NOT NULL,
+            message_id TEXT,
+            message_type TEXT,
+            sender TEXT,
+            recipient TEXT,
+            decision TEXT,
+            reason TEXT,
+            rule TEXT,
+            policy_version TEXT,
+            body_hash TEXT,
+            case_id TEXT,
+            trace_id TEXT NOT NULL,
+            span_id TEXT NOT NULL,
+            parent_span_id TEXT,
+            status_code BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            start_time BIGINT NOT NULL,
+            end_time BIGINT NOT NULL,
+            attributes TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS audit_log_case ON audit_log (case_id)",
+        """CREATE TABLE IF NOT EXISTS audit_head (
+            id BIGINT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+    ]),
 ]
 
 

@@ -1,0 +1,121 @@
+"""``maatwerk-hub audit verify``, ``audit show --case CASE_ID`` and ``ledger purge --older-than``.
+
+All three read ``MAATWERK_STATE_URL`` (and ``MAATWERK_HASH_KEY``); none prints personal data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from hub.audit import AuditLog, AuditRecord
+from hub.config import Settings
+from hub.database import migrate, open_database
+from hub.errors import ConfigError
+from hub.retention import MIN_DAYS, PurgeResult, closed_cases, purge
+
+T = TypeVar("T")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser(
+        "audit", help="verify and read the hash-chained audit trail",
+        description="The audit trail records every routing decision and ledger event in "
+        "MAATWERK_STATE_URL; each record is chained to the one before by SHA-256.",
+    )
+    actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = actions.add_parser(
+        "verify", help="recompute the whole chain; exit 1 naming the first bad record",
+        description="Exit 0 when every record matches its hash and links to the one before it, "
+        "1 when a record was edited, removed or reordered (the first bad seq is named).",
+    )
+    verify.set_defaults(handler=_verify)
+    show = actions.add_parser(
+        "show", help="print a case's audit records (no personal data)",
+        description="Prints the audit records of one case in order. Records hold ids, codes and "
+        "hashes only; the data subject is a keyed hash, never a BSN.",
+    )
+    show.add_argument("--case", required=True, metavar="CASE_ID", dest="case_id")
+    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    show.set_defaults(handler=_show)
+
+    ledger = sub.add_parser("ledger", help="maintain the ledger (retention)")
+    ledger_actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    purge_parser = ledger_actions.add_parser(
+        "purge", help="remove personal data of closed cases older than DAYS",
+        description="A case is closed when all its time-outs ended or were declined, no receipt "
+        "or response is awaited and nothing is unsent or in progress. Cases closed with no "
+        "activity for DAYS days lose their expectations, time-outs and sent outbox messages; "
+        "message rows stay as tombstones without case; the audit chain gets a purge record per "
+        "case and stays verifiable.",
+    )
+    purge_parser.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    purge_parser.add_argument("--dry-run", action="store_true",
+                              help="list the cases that would be purged, change nothing")
+    purge_parser.set_defaults(handler=_purge)
+
+
+async def _with_audit(action: Callable[[AuditLog], Awaitable[T]]) -> T:
+    settings = Settings.from_env()
+    db = await open_database(settings.state_url)
+    try:
+        await migrate(db)
+        return await action(AuditLog(db, hash_key=settings.hash_key))
+    finally:
+        await db.close()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    async def run(audit: AuditLog) -> int:
+        result = await audit.verify()
+        print(result.describe())
+        return 0 if result.ok else 1
+
+    return asyncio.run(_with_audit(run))
+
+
+def render(record: AuditRecord) -> str:
+    shown = record.to_json()
+    subject = record.attributes.get("dpl.core.data_subject_id", "-")
+    party = f"{record.sender or '-'} -> {record.recipient or '-'}"
+    why = " ".join(x for x in (record.reason, f"rule {record.rule}" if record.rule else "") if x)
+    return (f"{record.seq:>6}  {shown['time']}  {record.event:<13} {record.message_type or '-':<20}"
+            f" {party:<28} {record.decision or '-'} {why}".rstrip()
+            + f"  subject={subject} body={(record.body_hash or '-')[:16]} "
+            f"trace={record.trace_id} span={record.span_id}")
+
+
+def _show(args: argparse.Namespace) -> int:
+    async def run(audit: AuditLog) -> list[AuditRecord]:
+        return await audit.for_case(args.case_id)
+
+    records = asyncio.run(_with_audit(run))
+    for record in records:
+        print(json.dumps(record.to_json(), sort_keys=True) if args.json else render(record))
+    if not records:
+        print(f"no audit records for case {args.case_id}")
+    return 0 if records else 1
+
+
+def _purge(args: argparse.Namespace) -> int:
+    if args.older_than < MIN_DAYS:
+        raise ConfigError(f"--older-than {args.older_than}: give at least {MIN_DAYS} day")
+    now = datetime.now(UTC)
+
+    async def run(audit: AuditLog) -> PurgeResult:
+        if args.dry_run:
+            cases = await closed_cases(audit.db, now - timedelta(days=args.older_than))
+            return PurgeResult(cases=cases, rows={})
+        return await purge(audit.db, audit, older_than_days=args.older_than, now=now)
+
+    result = asyncio.run(_with_audit(run))
+    verb = "would purge" if args.dry_run else "purged"
+    print(f"{verb} {len(result.cases)} closed case(s) older than {args.older_than} days"
+          + (f": {', '.join(result.cases)}" if result.cases else ""))
+    if result.rows:
+        print("rows: " + ", ".join(f"{t} {n}" for t, n in sorted(result.rows.items())))
+    return 0
