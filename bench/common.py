@@ -99,11 +99,10 @@ class BenchEnv:
         return self.url_of("hub")
 
 
-@contextlib.asynccontextmanager
-async def bench_env(tag: str = "bench") -> AsyncIterator[BenchEnv]:
-    """A fresh vhost with the participants' least-privilege users, keys and registry file."""
+def local_env(tag: str = "bench") -> BenchEnv:
+    """Keys, a registry with suffixed broker users (``-b<hex>``) and passwords; no broker yet."""
     suffix = uuid.uuid4().hex[:6]
-    tmp = Path(tempfile.mkdtemp(prefix=f"maatwerk-{tag}-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"maatwerk-{tag}-", suffix=f"-{suffix}"))
     keys_dir = tmp / "keys"
     demo_ids = [p.id for p in load_registry().document.participants]
     ensure_dev_keys(keys_dir, demo_ids)
@@ -115,24 +114,33 @@ async def bench_env(tag: str = "bench") -> AsyncIterator[BenchEnv]:
     registry_file.write_text(yaml.safe_dump(registry.document.model_dump(mode="json"),
                                             sort_keys=False))
     passwords = {p.broker_user: secrets.token_urlsafe(18) for p in participants}
-    vhost = f"maatwerk-{tag}-{suffix}"
-    env = BenchEnv(vhost=vhost, tmp=tmp, keys_dir=keys_dir, registry=registry,
-                   registry_file=registry_file, passwords=passwords)
-    async with BrokerAdmin(MANAGEMENT_URL) as admin:
-        await admin.ensure_vhost(vhost)
-        await admin.set_permissions(vhost, "guest", Permissions(".*", ".*", ".*"))
-        await admin.apply_users(registry, vhost, passwords)
-        # The municipalities may also publish to the relay's inbound exchange (this vhost only), so
-        # both paths are fed by the same users with the same properties.
-        for municipality in MUNICIPALITIES:
-            participant = registry.get(municipality)
-            assert participant is not None
-            await admin.set_permissions(vhost, participant.broker_user, Permissions(
-                configure="^$",
-                write=rf"^({names.INBOUND_EXCHANGE}|{RELAY_INBOUND})$".replace(".", r"\."),
-                read=f"^{names.inbox(municipality)}$".replace(".", r"\."),
-            ))
+    return BenchEnv(vhost="", tmp=tmp, keys_dir=keys_dir, registry=registry,
+                    registry_file=registry_file, passwords=passwords)
+
+
+@contextlib.asynccontextmanager
+async def bench_env(tag: str = "bench") -> AsyncIterator[BenchEnv]:
+    """A fresh vhost with the participants' least-privilege users, keys and registry file."""
+    env = local_env(tag)
+    suffix = env.tmp.name.rsplit("-", 1)[-1]
+    registry, tmp, passwords = env.registry, env.tmp, env.passwords
+    participants = registry.document.participants
+    vhost = env.vhost = f"maatwerk-{tag}-{suffix}"
     try:
+        async with BrokerAdmin(MANAGEMENT_URL) as admin:
+            await admin.ensure_vhost(vhost)
+            await admin.set_permissions(vhost, "guest", Permissions(".*", ".*", ".*"))
+            await admin.apply_users(registry, vhost, passwords)
+            # The municipalities may also publish to the relay's inbound exchange (this vhost
+            # only), so both paths are fed by the same users with the same properties.
+            for municipality in MUNICIPALITIES:
+                participant = registry.get(municipality)
+                assert participant is not None
+                await admin.set_permissions(vhost, participant.broker_user, Permissions(
+                    configure="^$",
+                    write=rf"^({names.INBOUND_EXCHANGE}|{RELAY_INBOUND})$".replace(".", r"\."),
+                    read=f"^{names.inbox(municipality)}$".replace(".", r"\."),
+                ))
         await declare_topology(env)
         yield env
     finally:
@@ -302,6 +310,47 @@ def rss_kib(pid: int) -> int:
     except OSError:
         return 0
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, all threads (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def system_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU use of some processes and of the whole machine between start() and stop()."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.before: dict[str, float] = {}
+        self.system = (0.0, 0.0)
+        self.started = 0.0
+
+    def start(self) -> None:
+        self.before = {n: cpu_seconds(p) for n, p in self.pids.items()}
+        self.system = system_busy()
+        self.started = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.started
+        busy, total = system_busy()
+        result = {f"{n}_cpu_pct": round(100 * (cpu_seconds(p) - self.before[n]) / wall, 1)
+                  for n, p in self.pids.items()} if wall > 0 else {}
+        if total > self.system[1]:
+            result["machine_busy_pct"] = round(
+                100 * (busy - self.system[0]) / (total - self.system[1]), 1)
+        return result
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -500,6 +549,7 @@ class RunResult:
     delivered: int
     seconds: float
     latencies_ms: list[float] = field(repr=False)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -512,6 +562,7 @@ class RunResult:
             "seconds": round(self.seconds, 3), "msg_per_s": round(self.rate, 1),
             "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
             "max_ms": round(lat[-1], 2) if lat else None,
+            **self.cpu,
         }
 
 
@@ -525,21 +576,24 @@ def pct(sorted_values: Sequence[float], q: float) -> float | None:
 
 async def run_path(path: str, lanes: list[list[Prepared]], publishers: Publishers,
                    inboxes: Inboxes, *, rate: float | None = None,
-                   limit: float = 300.0) -> RunResult:
+                   limit: float = 300.0, meter: CpuMeter | None = None) -> RunResult:
     """Push one batch through ``path`` ("hub" or "relay") and wait for every arrival."""
     count = sum(len(lane) for lane in lanes)
     sent: dict[str, float] = {}
     inboxes.expect(count)
+    meter = meter or CpuMeter({})
+    meter.start()
     start = time.perf_counter()
     await publishers.run(path, lanes, sent, rate=rate)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(inboxes.done.wait(), limit)
     arrived = dict(inboxes.arrived)
+    cpu = meter.stop()
     end = max(arrived.values()) if arrived else time.perf_counter()
     latencies = [(arrived[i] - t) * 1000 for i, t in sent.items() if i in arrived]
     inboxes.expect(0)
     return RunResult(path=path, count=count, delivered=len(latencies), seconds=end - start,
-                     latencies_ms=latencies)
+                     latencies_ms=latencies, cpu=cpu)
 
 
 # -- reporting --------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    CpuMeter,
     Inboxes,
     MessageFactory,
     Publishers,
@@ -38,7 +40,7 @@ from bench.common import (
 from hub import names
 
 COLUMNS = ("round", "path", "count", "delivered", "seconds", "msg_per_s", "p50_ms", "p95_ms",
-           "p99_ms", "max_ms")
+           "p99_ms", "max_ms", "proc_cpu_pct", "driver_cpu_pct", "machine_busy_pct")
 
 
 def arguments(description: str | None = None) -> argparse.ArgumentParser:
@@ -103,8 +105,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"round {round_no}: signed {args.count} messages in "
                           f"{time.perf_counter() - t:.1f}s (sizes {message_sizes})", flush=True)
                     for path in ("relay", "hub"):
+                        proc = hub if path == "hub" else relay
+                        meter = CpuMeter({"proc": proc.pid, "driver": os.getpid()})
                         result: RunResult = await run_path(path, lanes, publishers, inboxes,
-                                                           limit=args.timeout)
+                                                           limit=args.timeout, meter=meter)
                         row = {"round": round_no, **result.summary()}
                         results.append(row)
                         print(table([row], COLUMNS).splitlines()[-1], flush=True)
