@@ -217,7 +217,7 @@ async def steps(args: argparse.Namespace) -> None:
         t, c = time.perf_counter(), time.process_time()
         for _ in range(args.count):
             await db.fetchone("SELECT 1 AS one")
-        add("(reference) one aiosqlite round trip: SELECT 1", time.perf_counter() - t,
+        add("(reference) one state-store round trip: SELECT 1", time.perf_counter() - t,
             time.process_time() - c)
         await db.close()
         n = len(messages)

@@ -1,0 +1,87 @@
+"""Latency at a fixed steady rate: hub and bare relay, same messages, same run.
+
+Publishers release message k at ``start + k / rate`` (spread over ``--publishers`` connections,
+confirms awaited as the participants do); latency is publish (just before) to arrival at the
+recipient's plain consumer. For each rate in ``--rate``: relay first, then hub, ``--seconds`` each.
+
+    .venv/bin/python -m bench.latency --rate 100 200 --seconds 20 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    CpuMeter,
+    Inboxes,
+    MessageFactory,
+    Publishers,
+    bench_env,
+    machine,
+    queue_depth,
+    run_path,
+    start_hub,
+    start_relay,
+    state_url_for,
+    table,
+    write_json,
+)
+from hub import names
+
+COLUMNS = ("rate", "path", "count", "delivered", "msg_per_s", "p50_ms", "p95_ms", "p99_ms",
+           "max_ms", "proc_cpu_pct", "machine_busy_pct")
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    async with bench_env("bench-lat") as env:
+        state_url = await state_url_for(env, args.state)
+        hub = await start_hub(env, state_url, log_level=args.hub_log_level)
+        relay = await start_relay(env)
+        try:
+            factory = MessageFactory(env, args.recipients, args.body_size)
+            async with Publishers(env, args.publishers) as publishers, Inboxes(env) as inboxes:
+                warm = factory.batch(200, args.publishers)
+                for path in ("relay", "hub"):
+                    await run_path(path, warm, publishers, inboxes)
+                for rate in args.rate:
+                    lanes = factory.batch(int(rate * args.seconds), args.publishers)
+                    for path in ("relay", "hub"):
+                        proc = hub if path == "hub" else relay
+                        meter = CpuMeter({"proc": proc.pid})
+                        result = await run_path(path, lanes, publishers, inboxes, rate=rate,
+                                                meter=meter)
+                        row = {"rate": rate, **result.summary()}
+                        rows.append(row)
+                        print(table([row], COLUMNS).splitlines()[-1], flush=True)
+            dead = await queue_depth(env, names.DEAD_LETTER_QUEUE)
+        finally:
+            await hub.stop()
+            await relay.stop()
+        report = {
+            "benchmark": "latency",
+            "machine": machine(),
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "runs": rows,
+            "dead_lettered": dead,
+        }
+    print()
+    print(table(rows, COLUMNS))
+    write_json(args.json, report)
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, nargs="+", default=[200.0], help="msg/s, offered")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per rate and path")
+    parser.add_argument("--publishers", type=int, default=8)
+    parser.add_argument("--recipients", type=int, default=5)
+    parser.add_argument("--body-size", type=int, default=0)
+    parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--hub-log-level", default="INFO")
+    parser.add_argument("--json", type=Path)
+    asyncio.run(main(parser.parse_args()))

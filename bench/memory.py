@@ -1,0 +1,107 @@
+"""Hub memory over a long run: VmRSS of the ``python -m hub run`` subprocess, sampled every second.
+
+Messages are signed in chunks while the run goes on (a million pre-signed messages would not fit
+the driver's memory), each chunk is pushed through the full hub path and drained by the recipients'
+consumers. The run stops at ``--count`` messages or after ``--max-seconds``, whichever comes first.
+Reports RSS at start (hub started and idle), peak and end (after the last chunk), plus the series.
+
+    .venv/bin/python -m bench.memory --count 1000000 --max-seconds 600 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Inboxes,
+    MessageFactory,
+    Publishers,
+    bench_env,
+    machine,
+    queue_depth,
+    rss_kib,
+    run_path,
+    start_hub,
+    state_url_for,
+    write_json,
+)
+from hub import names
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    async with bench_env("bench-mem") as env:
+        state_url = await state_url_for(env, args.state)
+        hub = await start_hub(env, state_url, log_level=args.hub_log_level)
+        samples: list[tuple[float, int]] = []
+        t0 = time.perf_counter()
+        stop = asyncio.Event()
+
+        async def sample() -> None:
+            while not stop.is_set():
+                samples.append((round(time.perf_counter() - t0, 1), rss_kib(hub.pid)))
+                await asyncio.sleep(1.0)
+
+        sampler = asyncio.create_task(sample())
+        await asyncio.sleep(2.0)
+        start_kib = rss_kib(hub.pid)
+        sent = 0
+        try:
+            factory = MessageFactory(env, args.recipients, args.body_size)
+            async with Publishers(env, args.publishers) as publishers, Inboxes(env) as inboxes:
+                while sent < args.count and time.perf_counter() - t0 < args.max_seconds:
+                    chunk = min(args.chunk, args.count - sent)
+                    result = await run_path("hub", factory.batch(chunk, args.publishers),
+                                            publishers, inboxes)
+                    sent += result.delivered
+                    elapsed = time.perf_counter() - t0
+                    print(f"{elapsed:7.1f}s  {sent:9d} messages  rss {rss_kib(hub.pid) / 1024:7.1f}"
+                          f" MiB  chunk {result.rate:6.1f} msg/s", flush=True)
+                    if result.delivered < chunk:
+                        print("chunk incomplete; stopping")
+                        break
+            await asyncio.sleep(2.0)
+            end_kib = rss_kib(hub.pid)
+            dead = await queue_depth(env, names.DEAD_LETTER_QUEUE)
+            db_bytes = sum(f.stat().st_size for f in env.tmp.glob("hub.sqlite3*"))
+        finally:
+            stop.set()
+            await sampler
+            await hub.stop()
+        seconds = time.perf_counter() - t0
+        peak_kib = max(kib for _, kib in samples)
+        report = {
+            "benchmark": "memory",
+            "machine": machine(),
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "messages": sent,
+            "seconds": round(seconds, 1),
+            "msg_per_s": round(sent / seconds, 1),
+            "rss_mib": {"start": round(start_kib / 1024, 1), "peak": round(peak_kib / 1024, 1),
+                        "end": round(end_kib / 1024, 1)},
+            "sqlite_bytes": db_bytes,
+            "dead_lettered": dead,
+            "samples_s_kib": samples,
+        }
+    print(f"\n{sent} messages in {seconds:.0f}s ({report['msg_per_s']} msg/s); hub RSS start "
+          f"{report['rss_mib']['start']} MiB, peak {report['rss_mib']['peak']} MiB, end "
+          f"{report['rss_mib']['end']} MiB; state {db_bytes / 1e6:.1f} MB; dead-lettered {dead}")
+    write_json(args.json, report)
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--max-seconds", type=float, default=600.0)
+    parser.add_argument("--chunk", type=int, default=5000, help="messages signed per chunk")
+    parser.add_argument("--publishers", type=int, default=8)
+    parser.add_argument("--recipients", type=int, default=5)
+    parser.add_argument("--body-size", type=int, default=0)
+    parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--hub-log-level", default="INFO")
+    parser.add_argument("--json", type=Path)
+    asyncio.run(main(parser.parse_args()))
