@@ -20,9 +20,9 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, contract, keys, policy, register, serve
+    from hub.cli import adapter, audit, contract, keys, policy, register, serve
 
-    return [serve, keys, register, contract, policy, audit]
+    return [serve, keys, register, contract, policy, audit, adapter]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Test-only helpers: fake back offices. Never imported by production code."""
