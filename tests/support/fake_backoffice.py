@@ -45,6 +45,10 @@ class FakeBackOffice:
     """Seconds before answering: a back office is never instant (and the hub records a routed
     request just after publishing it, see the report on the unknown_conversation race)."""
     calls: Counter[str] = field(default_factory=Counter)
+    """Every call, by request_id (message id)."""
+    effects: Counter[str] = field(default_factory=Counter)
+    """Calls that had an effect: a repeated Idempotency-Key gets the first answer again."""
+    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
     log: list[Call] = field(default_factory=list)
     server: RunningServer | None = None
 
@@ -78,6 +82,11 @@ class FakeBackOffice:
         request_id = str(payload.get("request_id"))
         self.calls[request_id] += 1
         self.log.append(Call("/" + request.path_params["path"], payload, dict(request.headers)))
+        key = request.headers.get("idempotency-key")
+        if key in self.answers:
+            status, answer = self.answers[key]
+            return JSONResponse(answer, status_code=status) if answer else Response(
+                status_code=status)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.mode == "error500" or self.calls[request_id] <= self.fail_first:
@@ -85,9 +94,13 @@ class FakeBackOffice:
         if self.mode == "error400":
             return JSONResponse({"code": self.code, "detail": "request not understood"},
                                 status_code=400)
+        self.effects[request_id] += 1
         if "start" not in payload and "months" not in payload:
+            self.answers[key or request_id] = (204, None)
             return Response(status_code=204)  # lift, end, settlement: noted
-        return JSONResponse(self._decision(payload), status_code=201)
+        decision = self._decision(payload)
+        self.answers[key or request_id] = (201, decision)
+        return JSONResponse(decision, status_code=201)
 
     def _decision(self, payload: dict[str, Any]) -> dict[str, Any]:
         if self.mode == "decline":
