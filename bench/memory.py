@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    BenchEnv,
     Inboxes,
     MessageFactory,
+    Proc,
     Publishers,
     bench_env,
     machine,
@@ -30,6 +32,24 @@ from bench.common import (
     write_json,
 )
 from hub import names
+
+
+async def drive(args: argparse.Namespace, env: BenchEnv, factory: MessageFactory, hub: Proc,
+                t0: float, progress: list[int]) -> None:
+    sent = 0
+    async with Publishers(env, args.publishers) as publishers, Inboxes(env) as inboxes:
+        while sent < args.count and time.perf_counter() - t0 < args.max_seconds:
+            chunk = min(args.chunk, args.count - sent)
+            result = await run_path("hub", factory.batch(chunk, args.publishers),
+                                    publishers, inboxes)
+            sent += result.delivered
+            progress[0] = sent
+            elapsed = time.perf_counter() - t0
+            print(f"{elapsed:7.1f}s  {sent:9d} messages  rss {rss_kib(hub.pid) / 1024:7.1f}"
+                  f" MiB  chunk {result.rate:6.1f} msg/s", flush=True)
+            if result.delivered < chunk:
+                print("chunk incomplete; stopping")
+                break
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -49,23 +69,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(2.0)
         start_kib = rss_kib(hub.pid)
         sent = 0
+        interrupted = ""
         try:
             factory = MessageFactory(env, args.recipients, args.body_size)
-            async with Publishers(env, args.publishers) as publishers, Inboxes(env) as inboxes:
-                while sent < args.count and time.perf_counter() - t0 < args.max_seconds:
-                    chunk = min(args.chunk, args.count - sent)
-                    result = await run_path("hub", factory.batch(chunk, args.publishers),
-                                            publishers, inboxes)
-                    sent += result.delivered
-                    elapsed = time.perf_counter() - t0
-                    print(f"{elapsed:7.1f}s  {sent:9d} messages  rss {rss_kib(hub.pid) / 1024:7.1f}"
-                          f" MiB  chunk {result.rate:6.1f} msg/s", flush=True)
-                    if result.delivered < chunk:
-                        print("chunk incomplete; stopping")
-                        break
+            progress = [0]
+            try:
+                await drive(args, env, factory, hub, t0, progress)
+            except Exception as exc:  # the broker went away (restart by someone else?)
+                interrupted = f"{type(exc).__name__}: {exc}"
+                print(f"interrupted: {interrupted}; reporting what was measured")
+            sent = progress[0]
             await asyncio.sleep(2.0)
             end_kib = rss_kib(hub.pid)
-            dead = await queue_depth(env, names.DEAD_LETTER_QUEUE)
+            dead = await queue_depth(env, names.DEAD_LETTER_QUEUE) if not interrupted else -1
             db_bytes = sum(f.stat().st_size for f in env.tmp.glob("hub.sqlite3*"))
         finally:
             stop.set()
@@ -84,6 +100,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         "end": round(end_kib / 1024, 1)},
             "sqlite_bytes": db_bytes,
             "dead_lettered": dead,
+            "interrupted": interrupted,
             "samples_s_kib": samples,
         }
     print(f"\n{sent} messages in {seconds:.0f}s ({report['msg_per_s']} msg/s); hub RSS start "
