@@ -220,6 +220,9 @@ async def steps(args: argparse.Namespace) -> None:
         add("(reference) one state-store round trip: SELECT 1", time.perf_counter() - t,
             time.process_time() - c)
         await db.close()
+        if args.state == "sqlite":
+            wall, cpu = plain_sqlite3(env.tmp / "plain.sqlite3", args.count)
+            add("(reference) same SQL, plain sqlite3, no thread hop", wall, cpu)
         n = len(messages)
         total_wall = sum(v[0] for k, v in cost.items() if not k.startswith("("))
         total_cpu = sum(v[1] for k, v in cost.items() if not k.startswith("("))
@@ -235,6 +238,61 @@ async def steps(args: argparse.Namespace) -> None:
 
             await drop_pg_database(url)
         _shutil.rmtree(env.tmp, ignore_errors=True)
+
+
+def plain_sqlite3(path: Path, count: int) -> tuple[float, float]:
+    """The SQL the hub runs per routed ``timeout.request`` (claim INSERT + SELECT, rules SELECT,
+    then BEGIN, UPDATE, 2x INSERT expectations, INSERT timeouts, COMMIT) on a plain sqlite3
+    connection in this thread: what the statements cost without aiosqlite and the Database layer.
+    Returns total (wall, cpu) seconds for ``count`` messages."""
+    import re
+    import sqlite3
+    import uuid
+
+    from hub.database import MIGRATIONS
+
+    def q(sql: str) -> str:
+        return re.sub(r"\$(\d+)", r"?\1", sql)
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    for _, _, statements in MIGRATIONS:
+        for statement in statements:
+            conn.execute(statement)
+    claim = q("INSERT INTO messages (id, type, sender, recipient, case_id, conversation_id, "
+              "in_reply_to, status, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+              "ON CONFLICT (id) DO NOTHING")
+    get = q("SELECT * FROM messages WHERE id = $1")
+    rules = q("SELECT request_id FROM timeouts WHERE case_id = $1 AND agency = $2 AND state IN "
+              "('requested', 'accepted', 'partially_accepted', 'active', 'extended')")
+    decide = q("UPDATE messages SET status = $2, reason = $3, policy_version = $4, rule = $5, "
+               "decided_at = $6 WHERE id = $1")
+    expect = q("INSERT INTO expectations (message_id, awaited, message_type, case_id, "
+               "conversation_id, sender, recipient, routed_at, deadline, grace_ms) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+               "ON CONFLICT (message_id, awaited) DO NOTHING")
+    timeout = q("INSERT INTO timeouts (request_id, case_id, conversation_id, municipality, agency, "
+                "state, requested_from, requested_months, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7, $8) "
+                "ON CONFLICT (request_id) DO NOTHING")
+    t, c = time.perf_counter(), time.process_time()
+    for i in range(count):
+        mid, conv, case = str(uuid.uuid4()), str(uuid.uuid4()), f"c{i}"
+        conn.execute(claim, (mid, "timeout.request", "gm0193", "cjib", case, conv, None,
+                             "processing", 1))
+        conn.execute(get, (mid,)).fetchall()
+        conn.execute(rules, (case, "cjib")).fetchall()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(decide, (mid, "routed", None, "v", "r", 2))
+        for awaited in ("receipt", "response"):
+            conn.execute(expect, (mid, awaited, "timeout.request", case, conv, "gm0193", "cjib",
+                                  1, 2, 1))
+        conn.execute(timeout, (mid, case, conv, "gm0193", "cjib", "2026-12-01", 4, 1))
+        conn.execute("COMMIT")
+    result = time.perf_counter() - t, time.process_time() - c
+    conn.close()
+    return result
 
 
 def report(stats_file: Path, top: int) -> str:
