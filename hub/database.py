@@ -238,6 +238,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             municipality TEXT NOT NULL,
             agency TEXT NOT NULL,
             state TEXT NOT NULL,
+            outcome TEXT,
             requested_from TEXT NOT NULL,
             requested_months BIGINT NOT NULL,
             granted_months BIGINT NOT NULL DEFAULT 0,

@@ -195,22 +195,32 @@ class Ledger:
                                          thread=thread, message_id=key)
         await outbox.add(tx, envelope, raw)
 
-    # -- reading -------------------------------------------------------------------------------
-
-    async def expectations_of_case(self, case_id: str) -> list[Expectation]:
-        rows = await self.db.fetch(
-            "SELECT * FROM expectations WHERE case_id = $1 ORDER BY routed_at, awaited", case_id)
-        return [Expectation.from_row(r) for r in rows]
-
     async def overdue(self) -> list[Expectation]:
-        rows = await self.db.fetch(
-            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
-            "ORDER BY deadline")
-        return [Expectation.from_row(r) for r in rows]
+        return await overdue(self.db)
 
     async def late(self, now: datetime) -> list[Expectation]:
-        """Open expectations past their deadline (reminded or not)."""
-        rows = await self.db.fetch(
-            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND deadline <= $1 "
-            "ORDER BY deadline", to_ms(now))
-        return [Expectation.from_row(r) for r in rows]
+        return await late(self.db, now)
+
+
+# -- reading (no key needed) -----------------------------------------------------------------------
+
+async def expectations_of_case(db: Database, case_id: str) -> list[Expectation]:
+    rows = await db.fetch(
+        "SELECT * FROM expectations WHERE case_id = $1 ORDER BY routed_at, awaited", case_id)
+    return [Expectation.from_row(r) for r in rows]
+
+
+async def overdue(db: Database) -> list[Expectation]:
+    """Answers escalated to the Maatwerkloket and still missing."""
+    rows = await db.fetch(
+        "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
+        "ORDER BY deadline")
+    return [Expectation.from_row(r) for r in rows]
+
+
+async def late(db: Database, now: datetime) -> list[Expectation]:
+    """Open expectations past their deadline (reminded or not)."""
+    rows = await db.fetch(
+        "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND deadline <= $1 "
+        "ORDER BY deadline", to_ms(now))
+    return [Expectation.from_row(r) for r in rows]

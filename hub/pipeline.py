@@ -29,6 +29,7 @@ from uuid import UUID
 
 from hub import timeouts
 from hub.agreements import Agreements
+from hub.database import StoreUnavailableError
 from hub.errors import PolicyRefusal, ReasonCode, Refusal
 from hub.messages import (
     MESSAGE_SPECS,
@@ -43,6 +44,12 @@ from hub.store import MessageRecord, MessageStore
 from hub.verify import check_freshness, check_signature
 
 Clock = Callable[[], datetime]
+
+
+class OriginalInProgressError(StoreUnavailableError):
+    """An answer arrived before the hub finished recording its original: retry, don't refuse."""
+
+
 ANSWERABLE = ("routed", "delivered", "processed")
 
 
@@ -158,6 +165,10 @@ async def check_conversation(store: MessageStore, envelope: Envelope) -> None:
     if envelope.in_reply_to is None or not spec.replies_to:
         return
     original = await store.get(envelope.in_reply_to)
+    if original is not None and original.status == "processing":
+        # The recipient answered between our confirmed publish and our record of it: a few
+        # milliseconds. Try again shortly rather than refuse a genuine answer.
+        raise OriginalInProgressError(f"{original.id} is still being routed")
     if original is None or original.status not in ANSWERABLE:
         raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
                       f"in_reply_to {envelope.in_reply_to} names no message routed by the hub")

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import aio_pika
@@ -33,7 +34,16 @@ from hub.ledger import Ledger
 from hub.messages import Envelope
 from hub.metrics import HubMetrics
 from hub.notary import Notary, notice_id
-from hub.pipeline import Clock, Duplicate, Inbound, Outcome, Pipeline, Refuse, Route
+from hub.pipeline import (
+    Clock,
+    Duplicate,
+    Inbound,
+    OriginalInProgressError,
+    Outcome,
+    Pipeline,
+    Refuse,
+    Route,
+)
 from hub.registry import Participant
 from hub.store import REFUSED, MessageStore
 
@@ -77,7 +87,7 @@ class Router:
         try:
             inbound = Inbound(body=message.body, user_id=message.user_id,
                               redelivered=bool(message.redelivered))
-            await self._with_retry(lambda: self._handle(inbound))
+            await self._with_retry(inbound)
             await message.ack()
         except Exception:
             log.exception("unexpected failure; message returned to the queue (delivery limit "
@@ -87,19 +97,27 @@ class Router:
             self.metrics.in_flight.dec()
             self.metrics.latency.observe(time.perf_counter() - start)
 
-    async def _with_retry(self, action: Callable[[], Awaitable[None]]) -> None:
-        delay = 0.1
+    async def _with_retry(self, inbound: Inbound) -> None:
+        """Handle ``inbound``; on a transient failure try again, for as long as it takes.
+
+        A retry may find this very message's claim from the failed attempt: it takes it over
+        exactly as it would after a redelivery.
+        """
+        delay = 0.02
         while True:
             try:
-                await action()
+                await self._handle(inbound)
                 self.on_health(True)
                 return
+            except OriginalInProgressError as exc:
+                log.debug("answer before its original was recorded, retrying: %s", exc)
             except TRANSIENT as exc:
                 self.metrics.retries.inc()
                 self.on_health(False)
-                log.warning("transient failure, retrying in %.1fs: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                log.warning("transient failure, retrying in %.2fs: %s", delay, exc)
+            inbound = replace(inbound, redelivered=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     async def _handle(self, inbound: Inbound) -> None:
         outcome: Outcome = await self.pipeline.process(inbound)

@@ -23,13 +23,14 @@ from hub.config import Settings
 from hub.database import Database, migrate, open_database
 from hub.http import build_app
 from hub.keys import load_private_key, private_key_path
-from hub.ledger import Ledger
+from hub.ledger import Expectation, Ledger
 from hub.metrics import HubMetrics
 from hub.notary import Notary
 from hub.pipeline import Pipeline, PipelineSettings
 from hub.policy import Policy, load_policy
 from hub.registry import Registry, load_registry
 from hub.router import Router
+from hub.status import CaseStatus, case_status
 from hub.store import MessageStore
 from hub.watcher import Watcher
 
@@ -120,16 +121,29 @@ class HubService:
                                        "registry": self.registry.version})
 
     async def _start_http(self) -> None:
-        app = build_app(self.metrics, self.readiness)
+        app = build_app(self.metrics, self.readiness, self)
         config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port,
                                 log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)
         self._http_task = asyncio.create_task(self._http.serve())
 
+    # -- views (HTTP) ---------------------------------------------------------------------------
+
+    async def case(self, case_id: str) -> CaseStatus:
+        assert self._db is not None, "start() first"
+        return await case_status(self._db, case_id, self.clock())
+
+    async def overdue(self) -> list[Expectation]:
+        return await self.ledger.overdue()
+
     async def stop(self) -> None:
-        """Stop consuming, let in-flight messages finish (unacked ones return to the queue)."""
+        """Stop consuming, let in-flight messages finish (unacked ones return to the queue).
+
+        Safe to call twice; a stopped service can be started again.
+        """
         if self._queue is not None and self._consumer_tag is not None:
             await self._queue.cancel(self._consumer_tag)
+        self._queue, self._consumer_tag = None, None
         if self._watcher_task is not None:
             self._stop_watching.set()
             await self._watcher_task
@@ -137,10 +151,13 @@ class HubService:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task
+        self._http, self._http_task = None, None
         if self._connection is not None:
             await self._connection.close()
+        self._connection, self._channel = None, None
         if self._db is not None:
             await self._db.close()
+        self._db = None
         self._checks = dict.fromkeys(self._checks, False)
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:

@@ -38,6 +38,7 @@ class TimeoutRecord:
     municipality: str
     agency: str
     state: str
+    outcome: str | None
     requested_months: int
     granted_months: int
     effective_from: str | None
@@ -139,9 +140,10 @@ async def _on_response(db: Database, envelope: Envelope, body: b.TimeoutResponse
     state = body.outcome.value
     scope = json.dumps([s.value for s in body.paused_scope])
     await db.execute(
-        "UPDATE timeouts SET state = $2, effective_from = $3, effective_until = $4, "
-        "paused_scope = $5, reason_code = $6, granted_months = requested_months, "
-        "updated_at = $7 WHERE request_id = $1 AND state = 'requested'",
+        "UPDATE timeouts SET state = $2, outcome = $2, effective_from = $3, "
+        "effective_until = $4, paused_scope = $5, reason_code = $6, "
+        "granted_months = requested_months, updated_at = $7 "
+        "WHERE request_id = $1 AND state = 'requested'",
         str(envelope.in_reply_to), state, _iso(body.effective_from), _iso(body.effective_until),
         scope, body.reason_code.value if body.reason_code else None, ms)
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -93,6 +94,24 @@ def _all():  # type: ignore[no-untyped-def]
     return Permissions(configure=".*", write=".*", read=".*")
 
 
+class FakeClock:
+    """Real time plus an offset the test moves forward (``advance(days=30)``)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 @pytest.fixture
 def hub_settings(vhost: str, keys_dir: Path, tmp_path: Path) -> Settings:
     base = Settings.from_env({})
@@ -102,12 +121,15 @@ def hub_settings(vhost: str, keys_dir: Path, tmp_path: Path) -> Settings:
         keys_dir=keys_dir,
         state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
         http_port=0,
+        watch_seconds=0.2,
     )
 
 
 @pytest.fixture
-async def hub(hub_settings: Settings, registry: Registry) -> AsyncIterator[HubService]:
-    service = HubService(hub_settings, registry=registry)
+async def hub(
+    hub_settings: Settings, registry: Registry, clock: FakeClock
+) -> AsyncIterator[HubService]:
+    service = HubService(hub_settings, registry=registry, clock=clock)
     await service.start()
     yield service
     await service.stop()
@@ -118,7 +140,8 @@ ClientFactory = Callable[[str], Awaitable[HubClient]]
 
 @pytest.fixture
 async def client(
-    vhost: str, registry: Registry, passwords: dict[str, str], keys_dir: Path, tmp_path: Path
+    vhost: str, registry: Registry, passwords: dict[str, str], keys_dir: Path, tmp_path: Path,
+    clock: FakeClock,
 ) -> AsyncIterator[ClientFactory]:
     """``await client("cjib")``: a connected SDK client of that participant."""
     made: list[HubClient] = []
@@ -132,6 +155,7 @@ async def client(
             key=load_private_key(private_key_path(keys_dir, participant_id)),
             registry=registry,
             state_url=f"sqlite:///{tmp_path / f'sdk-{participant_id}-{len(made)}.sqlite3'}",
+            clock=clock,
         )
         await c.connect()
         made.append(c)

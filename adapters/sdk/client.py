@@ -149,6 +149,7 @@ class HubClient:
         self._handled: HandledIds | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self.handlers: dict[str, Handler] = {}
+        self._active: dict[UUID, asyncio.Event] = {}
         self.give_ups: dict[str, GiveUp] = {}
         self.auto_receipts = True
         self.retries = retries
@@ -345,6 +346,19 @@ class HubClient:
 
     async def _process(self, message: AbstractIncomingMessage, document: dict[str, Any],
                        envelope: Envelope, handler: Handler) -> None:
+        # Two copies of one id can be in hand at once (prefetch > 1: the original and a copy the
+        # hub sent again after a crash). The second waits for the first, then finds it handled.
+        while (busy := self._active.get(envelope.id)) is not None:
+            await busy.wait()
+        done = self._active[envelope.id] = asyncio.Event()
+        try:
+            await self._process_once(message, document, envelope, handler)
+        finally:
+            del self._active[envelope.id]
+            done.set()
+
+    async def _process_once(self, message: AbstractIncomingMessage, document: dict[str, Any],
+                            envelope: Envelope, handler: Handler) -> None:
         assert self._handled is not None
         if await self._handled.seen(envelope.id):
             self.dropped_redeliveries += 1
