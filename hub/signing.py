@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 from typing import Any
 
@@ -66,6 +67,11 @@ def sign_document(document: dict[str, Any], private_key: Ed25519PrivateKey) -> d
     return signed
 
 
+@functools.lru_cache(maxsize=1024)
+def _public_key(public_raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(public_raw)
+
+
 def verify_document(document: dict[str, Any], public_raw: bytes) -> None:
     """Raise a BAD_SIGNATURE refusal unless ``document`` is signed by ``public_raw``."""
     signature = document.get("signature")
@@ -76,7 +82,6 @@ def verify_document(document: dict[str, Any], public_raw: bytes) -> None:
         raise Refusal(ReasonCode.BAD_SIGNATURE, f"signature.alg must be {ALG}")
     try:
         raw_signature = b64url_decode(value)
-        public_key = Ed25519PublicKey.from_public_bytes(public_raw)
-        public_key.verify(raw_signature, signing_input(document))
+        _public_key(public_raw).verify(raw_signature, signing_input(document))
     except (InvalidSignature, ValueError) as exc:
         raise Refusal(ReasonCode.BAD_SIGNATURE, "the signature does not verify") from exc

@@ -84,15 +84,22 @@ class MessageStore:
             str(envelope.in_reply_to) if envelope.in_reply_to else None,
             PROCESSING, to_ms(received_at),
         ]
-        inserted = await self.db.execute(
+        inserted = await self.db.fetch(
             "INSERT INTO messages (id, type, sender, recipient, case_id, conversation_id, "
             "in_reply_to, status, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-            "ON CONFLICT (id) DO NOTHING",
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
             *values,
         )
+        if inserted:
+            return Claim(new=True, record=MessageRecord(
+                id=envelope.id, type=envelope.type, sender=envelope.sender,
+                recipient=envelope.recipient, case_id=envelope.case_id,
+                conversation_id=envelope.conversation_id, in_reply_to=envelope.in_reply_to,
+                status=PROCESSING, reason=None, policy_version=None, rule=None,
+                received_at=received_at, decided_at=None))
         record = await self.get(envelope.id)
-        assert record is not None  # inserted now or before; rows are never deleted here
-        return Claim(new=bool(inserted), record=record)
+        assert record is not None  # inserted before; rows are never deleted here
+        return Claim(new=False, record=record)
 
     async def decide(
         self, message_id: UUID, status: str, *, reason: str | None = None,
