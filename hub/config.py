@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.errors import ConfigError
+from hub.tls import VARIABLES as TLS_VARIABLES
+from hub.tls import TlsSettings
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", "broker URL the hub connects with"),
@@ -32,6 +34,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_WATCH_SECONDS": ("5", "how often the deadline watcher and outbox run"),
     "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
     "MAATWERK_HASH_KEY": ("(dev key)", "secret for keyed hashes of personal data in logs"),
+    **TLS_VARIABLES,
 }
 
 
@@ -65,6 +68,7 @@ class Settings:
     delivery_limit: int
     log_level: str
     hash_key: bytes
+    tls: TlsSettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +89,7 @@ class Settings:
             delivery_limit=_int(env, "MAATWERK_DELIVERY_LIMIT"),
             log_level=env.get("MAATWERK_LOG_LEVEL", "INFO").upper(),
             hash_key=env.get("MAATWERK_HASH_KEY", "maatwerk-dev-hash-key").encode(),
+            tls=TlsSettings.from_env(env),
         )
 
 

@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from hub import outbox, timeouts
+from hub import audit, outbox, timeouts
 from hub.agreements import Agreements
+from hub.audit import AuditEntry, AuditLog
 from hub.database import Database, Row
 from hub.messages import MESSAGE_SPECS, Envelope
 from hub.notary import Notary, Thread, notice_id
@@ -75,7 +76,8 @@ class Expectation:
 
 class Ledger:
     def __init__(self, db: Database, agreements: Agreements, registry: Registry,
-                 notary: Notary) -> None:
+                 notary: Notary, audit: AuditLog) -> None:
+        self.audit = audit
         self.db = db
         self.agreements = agreements
         self.registry = registry
@@ -84,13 +86,20 @@ class Ledger:
     # -- recording, in the transaction that marks a message routed --------------------------------
 
     async def record_routed(self, envelope: Envelope, *, policy_version: str, rule: str,
-                            now: datetime) -> list[Fulfilment]:
+                            now: datetime, raw: bytes, entry: AuditEntry) -> list[Fulfilment]:
+        """Mark routed, open expectations, fulfil answered ones, move the time-out state and
+        append the audit records: one transaction, all or nothing."""
         async with self.db.transaction() as tx:
             await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
                                           rule=rule, decided_at=now)
             await self._expect(tx, envelope, now)
             fulfilled = await self._fulfil(tx, envelope, now)
             await timeouts.on_routed(tx, envelope, now)
+            await self.audit.append(entry, tx)
+            for answer in fulfilled:
+                await self.audit.append(
+                    audit.entry_for_answer(answer.awaited, envelope, raw, self.audit.hash_key),
+                    tx)
         return fulfilled
 
     async def _expect(self, tx: Database, envelope: Envelope, now: datetime) -> None:
@@ -193,7 +202,9 @@ class Ledger:
         key = uuid5(notice_id(type_name, UUID(item.message_id)), f"{item.awaited}:{to}")
         envelope, raw = self.notary.sign(type=type_name, recipient=to, body=body, now=now,
                                          thread=thread, message_id=key)
-        await outbox.add(tx, envelope, raw)
+        if await outbox.add(tx, envelope, raw):
+            await self.audit.append(
+                audit.entry_for_hub_message(envelope, raw, self.audit.hash_key), tx)
 
     async def overdue(self) -> list[Expectation]:
         return await overdue(self.db)

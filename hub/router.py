@@ -28,7 +28,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from aiormq.exceptions import AMQPError
 
-from hub import names, outbox
+from hub import audit, names, outbox
 from hub.database import StoreUnavailableError
 from hub.ledger import Ledger
 from hub.messages import Envelope
@@ -124,7 +124,7 @@ class Router:
         if isinstance(outcome, Route):
             await self._route(outcome)
         elif isinstance(outcome, Duplicate):
-            await self._duplicate(outcome)
+            await self._duplicate(outcome, inbound)
         else:
             await self._refuse(outcome, inbound)
 
@@ -141,7 +141,8 @@ class Router:
                 "x-maatwerk-rule": route.rule,
             })
         fulfilled = await self.ledger.record_routed(
-            envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock())
+            envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
+            raw=route.body, entry=audit.entry_for_route(route, self.ledger.audit.hash_key))
         self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
@@ -160,16 +161,20 @@ class Router:
         await self._publish_dead(inbound.body, refuse, headers)
         if refuse.notify is not None:
             await self._notify_refused(refuse, refuse.notify)
-        if refuse.claimed and refuse.message_id is not None:
-            await self.store.decide(refuse.message_id, REFUSED, reason=refuse.reason.value,
-                                    policy_version=refuse.policy_version, rule=refuse.rule,
-                                    decided_at=self.clock())
+        entry = audit.entry_for_refusal(refuse, inbound.body, self.ledger.audit.hash_key)
+        async with self.ledger.db.transaction() as tx:
+            if refuse.claimed and refuse.message_id is not None:
+                await MessageStore(tx).decide(
+                    refuse.message_id, REFUSED, reason=refuse.reason.value,
+                    policy_version=refuse.policy_version, rule=refuse.rule,
+                    decided_at=self.clock())
+            await self.ledger.audit.append(entry, tx)
         self.metrics.refused.labels(refuse.reason.value).inc()
         log.info("refused", extra={"event": "refused", "reason": refuse.reason.value,
                                    "message_id": str(refuse.message_id or ""),
                                    "notified": refuse.notify.id if refuse.notify else ""})
 
-    async def _duplicate(self, duplicate: Duplicate) -> None:
+    async def _duplicate(self, duplicate: Duplicate, inbound: Inbound) -> None:
         original = duplicate.original
         body: dict[str, Any] = {
             "original_message_id": str(original.id),
@@ -185,6 +190,8 @@ class Router:
             about=duplicate.envelope, message_id=notice_id("duplicate", original.id),
         )
         await self._publish(duplicate.sender.id, raw, envelope, {})
+        await self.ledger.audit.append(audit.entry_for_duplicate(
+            duplicate, inbound.body, self.ledger.audit.hash_key))
         self.metrics.duplicates.inc()
 
     # -- hub's own answers ----------------------------------------------------------------------

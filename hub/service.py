@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustCon
 
 from hub import names, topology
 from hub.agreements import Agreements, load_agreements
+from hub.audit import AuditLog
 from hub.config import Settings
 from hub.database import Database, migrate, open_database
 from hub.http import build_app
@@ -32,6 +33,7 @@ from hub.registry import Registry, load_registry
 from hub.router import Router
 from hub.status import CaseStatus, case_status
 from hub.store import MessageStore
+from hub.tls import connect_kwargs
 from hub.watcher import Watcher
 
 log = logging.getLogger("maatwerk.hub")
@@ -58,7 +60,8 @@ class HubService:
         self.metrics = HubMetrics()
         self.notary = Notary(self.registry, load_private_key(
             private_key_path(settings.keys_dir, self.registry.hub.id)))
-        self._checks = {"broker": False, "topology": False, "state": False}
+        self._checks = {"broker": False, "topology": False, "state": False, "audit": False}
+        self.audit: AuditLog | None = None
         self._db: Database | None = None
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
@@ -73,7 +76,9 @@ class HubService:
 
     def readiness(self) -> dict[str, bool]:
         broker_up = self._connection is not None and not self._connection.is_closed
-        return {**self._checks, "broker": broker_up and self._checks["broker"]}
+        audit_ok = self.audit is not None and self.audit.healthy and self._checks["audit"]
+        return {**self._checks, "broker": broker_up and self._checks["broker"],
+                "audit": audit_ok}
 
     @property
     def ready(self) -> bool:
@@ -89,7 +94,9 @@ class HubService:
         self._db = await open_database(self.settings.state_url)
         await migrate(self._db)
         self._checks["state"] = True
-        self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary)
+        self.audit = AuditLog(self._db, hash_key=self.settings.hash_key, clock=self.clock)
+        self._checks["audit"] = await self.audit.check_tail()
+        self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary, self.audit)
         pipeline = Pipeline(
             registry=self.registry, policy=self.policy, agreements=self.agreements,
             store=MessageStore(self._db), clock=self.clock,
@@ -101,7 +108,8 @@ class HubService:
                              on_health=self._set_state_health)
         self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
                                clock=self.clock, interval=self.settings.watch_seconds)
-        self._connection = await aio_pika.connect_robust(self.settings.amqp_url)
+        self._connection = await aio_pika.connect_robust(
+            self.settings.amqp_url, **connect_kwargs(self.settings.amqp_url, self.settings.tls))
         self._checks["broker"] = True
         # Hold the channel and queue: a robust connection restores only what is still referenced.
         self._channel = await self._connection.channel(publisher_confirms=True,

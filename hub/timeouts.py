@@ -19,9 +19,10 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+from hub import audit, outbox
 from hub import bodies as b
-from hub import outbox
 from hub.agreements import Agreements
+from hub.audit import AuditLog
 from hub.database import Database, Row
 from hub.errors import ReasonCode, Refusal
 from hub.messages import Envelope, Purpose
@@ -154,7 +155,7 @@ def _iso(day: date | None) -> str | None:
 
 # -- the clock moves: activate, end ----------------------------------------------------------------
 
-async def advance(db: Database, notary: Notary, now: datetime) -> int:
+async def advance(db: Database, notary: Notary, log: AuditLog, now: datetime) -> int:
     """Activate time-outs whose period began and end those whose end date passed; return ends."""
     today = now.date().isoformat()
     await db.execute(
@@ -166,11 +167,11 @@ async def advance(db: Database, notary: Notary, now: datetime) -> int:
         "'extended') AND effective_until <= $1) OR (state = 'lifted' AND ended_on <= $1)", today)
     ended = 0
     for row in due:
-        ended += await _end(db, notary, TimeoutRecord.from_row(row), row, now)
+        ended += await _end(db, notary, log, TimeoutRecord.from_row(row), row, now)
     return ended
 
 
-async def _end(db: Database, notary: Notary, record: TimeoutRecord, row: Row,
+async def _end(db: Database, notary: Notary, log: AuditLog, record: TimeoutRecord, row: Row,
                now: datetime) -> int:
     lifted = record.state == "lifted"
     ended_on = record.ended_on if lifted else record.effective_until
@@ -190,7 +191,8 @@ async def _end(db: Database, notary: Notary, record: TimeoutRecord, row: Row,
             envelope, raw = notary.sign(
                 type="timeout.ended", recipient=recipient, body=body, now=now, thread=thread,
                 message_id=uuid5(notice_id("timeout.ended", UUID(record.request_id)), recipient))
-            await outbox.add(tx, envelope, raw)
+            if await outbox.add(tx, envelope, raw):
+                await log.append(audit.entry_for_hub_message(envelope, raw, log.hash_key), tx)
     return 1
 
 

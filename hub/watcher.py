@@ -34,7 +34,8 @@ class Watcher:
         now = self.clock()
         reminded = await self.ledger.remind_due(now)
         escalated = await self.ledger.escalate_due(now)
-        ended = await timeouts.advance(self.ledger.db, self.ledger.notary, now)
+        ended = await timeouts.advance(self.ledger.db, self.ledger.notary, self.ledger.audit,
+                                       now)
         await self._gauges(now)
         sent = await self.router.flush_outbox()
         if reminded or escalated or ended or sent:

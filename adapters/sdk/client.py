@@ -56,6 +56,7 @@ from hub.messages import MESSAGE_SPECS, Envelope, new_document, parse_message
 from hub.notary import encode
 from hub.registry import Participant, Registry, load_registry
 from hub.signing import sign_document
+from hub.tls import TlsSettings, connect_kwargs
 from hub.verify import check_signature
 
 log = logging.getLogger("maatwerk.sdk")
@@ -128,7 +129,9 @@ class HubClient:
         self, participant_id: str, *, amqp_url: str, key: Ed25519PrivateKey, registry: Registry,
         state_url: str, prefetch: int = 16, clock: Callable[[], datetime] = utc_now,
         retries: int = 3, backoff: float = 0.5, max_backoff: float = 30.0,
+        tls: TlsSettings | None = None,
     ) -> None:
+        self.tls = tls or TlsSettings()
         participant = registry.get(participant_id)
         if participant is None:
             raise ValueError(f"{participant_id} is not in the registry")
@@ -169,7 +172,7 @@ class HubClient:
             key=load_private_key(private_key_path(settings.keys_dir, settings.participant)),
             registry=registry or load_registry(settings.registry_path, settings.keys_dir),
             state_url=settings.state_url, prefetch=settings.prefetch,
-            retries=settings.retries, backoff=settings.backoff,
+            retries=settings.retries, backoff=settings.backoff, tls=TlsSettings.from_env(),
         )
 
     @property
@@ -178,7 +181,8 @@ class HubClient:
 
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        self._connection = await aio_pika.connect_robust(
+            self.amqp_url, **connect_kwargs(self.amqp_url, self.tls))
         # Keep references: a robust connection restores only channels/queues still referenced.
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.prefetch)

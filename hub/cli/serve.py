@@ -18,6 +18,7 @@ from hub.keys import ensure_dev_keys
 from hub.logs import configure_logging
 from hub.registry import load_registry
 from hub.service import HubService
+from hub.tls import connect_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,7 +74,8 @@ def _apply(args: argparse.Namespace) -> int:
     registry = load_registry(settings.registry_path, settings.keys_dir)
 
     async def apply() -> None:
-        connection = await aio_pika.connect(settings.amqp_url)
+        connection = await aio_pika.connect(
+            settings.amqp_url, **connect_kwargs(settings.amqp_url, settings.tls))
         async with connection:
             channel = await connection.channel()
             await topology.declare(channel, registry, settings.delivery_limit)
