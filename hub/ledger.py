@@ -14,6 +14,7 @@ replicas each reminder is created once, and after a restart every deadline still
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,26 @@ class Expectation:
     @property
     def overdue(self) -> bool:
         return self.escalated_at is not None and self.fulfilled_at is None
+
+
+@dataclass(frozen=True)
+class _Miss:
+    due: str  # the expectations past this miss
+    mark: str  # marks one of them, only if no replica did before
+
+
+_FIRST_MISS = _Miss(
+    due="SELECT * FROM expectations WHERE fulfilled_at IS NULL AND reminded_at IS NULL "
+        "AND deadline <= $1",
+    mark="UPDATE expectations SET reminded_at = $3 WHERE message_id = $1 AND awaited = $2 "
+         "AND reminded_at IS NULL AND fulfilled_at IS NULL",
+)
+_SECOND_MISS = _Miss(
+    due="SELECT * FROM expectations WHERE fulfilled_at IS NULL AND reminded_at IS NOT NULL "
+        "AND escalated_at IS NULL AND reminded_at + grace_ms <= $1",
+    mark="UPDATE expectations SET escalated_at = $3 WHERE message_id = $1 AND awaited = $2 "
+         "AND escalated_at IS NULL AND fulfilled_at IS NULL",
+)
 
 
 class Ledger:
@@ -154,39 +175,25 @@ class Ledger:
 
     async def remind_due(self, now: datetime) -> int:
         """First miss: a reminder to the late party and a copy to the sender."""
-        rows = await self.db.fetch(
-            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND reminded_at IS NULL "
-            "AND deadline <= $1", to_ms(now))
-        made = 0
-        for row in rows:
-            item = Expectation.from_row(row)
-            async with self.db.transaction() as tx:
-                won = await tx.execute(
-                    "UPDATE expectations SET reminded_at = $3 WHERE message_id = $1 AND "
-                    "awaited = $2 AND reminded_at IS NULL AND fulfilled_at IS NULL",
-                    item.message_id, item.awaited, to_ms(now))
-                if won:
-                    for to in (item.recipient, item.sender):
-                        await self._notice(tx, "notice.reminder", to, item, now)
-                    made += 1
-        return made
+        return await self._on_miss(now, _FIRST_MISS, "notice.reminder",
+                                   lambda item: [item.recipient, item.sender])
 
     async def escalate_due(self, now: datetime) -> int:
         """Second miss: ``notice.overdue`` to the Maatwerkloket."""
-        rows = await self.db.fetch(
-            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND reminded_at IS NOT NULL "
-            "AND escalated_at IS NULL AND reminded_at + grace_ms <= $1", to_ms(now))
+        lokets = [p.id for p in self.registry.of_kind("loket")]
+        return await self._on_miss(now, _SECOND_MISS, "notice.overdue", lambda item: lokets)
+
+    async def _on_miss(self, now: datetime, miss: _Miss, notice: str,
+                       recipients: Callable[[Expectation], list[str]]) -> int:
+        """For each expectation past ``miss``: mark it (once, whichever replica wins) and queue
+        the notices, in one transaction."""
         made = 0
-        for row in rows:
+        for row in await self.db.fetch(miss.due, to_ms(now)):
             item = Expectation.from_row(row)
             async with self.db.transaction() as tx:
-                won = await tx.execute(
-                    "UPDATE expectations SET escalated_at = $3 WHERE message_id = $1 AND "
-                    "awaited = $2 AND escalated_at IS NULL AND fulfilled_at IS NULL",
-                    item.message_id, item.awaited, to_ms(now))
-                if won:
-                    for loket in self.registry.of_kind("loket"):
-                        await self._notice(tx, "notice.overdue", loket.id, item, now)
+                if await tx.execute(miss.mark, item.message_id, item.awaited, to_ms(now)):
+                    for to in recipients(item):
+                        await self._notice(tx, notice, to, item, now)
                     made += 1
         return made
 

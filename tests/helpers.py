@@ -9,6 +9,8 @@ from typing import Any
 
 import aio_pika
 
+from adapters.sdk import Delivery, HubClient
+
 BSN = "123456782"  # passes the elfproef; fictional
 
 
@@ -83,3 +85,15 @@ async def wait_for_queue(url: str, queue: str, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.2)
         finally:
             await connection.close()
+
+
+async def collect(client: HubClient, *types: str) -> list[Delivery]:
+    """Consume ``client``'s inbox; keep the deliveries of ``types`` (all when none given)."""
+    got: list[Delivery] = []
+
+    async def handler(delivery: Delivery) -> None:
+        if not types or delivery.envelope.type in types:
+            got.append(delivery)
+
+    await client.consume(handler)
+    return got

@@ -6,11 +6,10 @@ import asyncio
 
 import pytest
 
-from adapters.sdk import Delivery
 from hub.database import SqliteDatabase
 from hub.service import HubService
 from tests.conftest import ClientFactory
-from tests.helpers import BSN, timeout_request_body, wait_for
+from tests.helpers import BSN, collect, timeout_request_body, wait_for
 
 pytestmark = [pytest.mark.broker]
 
@@ -19,12 +18,7 @@ async def test_decisions_are_chained_without_personal_data(
     hub: HubService, client: ClientFactory
 ) -> None:
     gm, cjib = await client("gm0193"), await client("cjib")
-    got: list[Delivery] = []
-
-    async def handle(delivery: Delivery) -> None:
-        got.append(delivery)
-
-    await cjib.consume(handle)
+    got = await collect(cjib)
     await gm.send(gm.message(type="timeout.request", recipient="cjib", case_id="ZW-A1",
                              body=timeout_request_body("cjib")))
     bad = timeout_request_body("cjib", health_context="GGZ")
@@ -55,12 +49,7 @@ async def test_routing_fails_closed_when_the_audit_cannot_be_written(
     hub: HubService, client: ClientFactory
 ) -> None:
     gm, cjib = await client("gm0193"), await client("cjib")
-    got: list[Delivery] = []
-
-    async def handle(delivery: Delivery) -> None:
-        got.append(delivery)
-
-    await cjib.consume(handle)
+    got = await collect(cjib)
     db = hub.ledger.db
     assert isinstance(db, SqliteDatabase)
     await db.execute("ALTER TABLE audit_log RENAME TO audit_log_away")  # the audit store breaks

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters.sdk import Delivery, HubClient
+from adapters.sdk import HubClient
 from hub import names
 from hub.keys import public_entry
 from hub.notary import encode
@@ -21,21 +21,9 @@ from hub.registry import Registry, RegistryDocument
 from hub.service import HubService
 from hub.signing import sign_document
 from tests.conftest import ClientFactory, amqp_url
-from tests.helpers import BSN, drain, timeout_request_body, wait_for
+from tests.helpers import BSN, collect, drain, timeout_request_body, wait_for
 
 pytestmark = [pytest.mark.broker]
-
-
-async def collect(c: HubClient, *types: str) -> list[Delivery]:
-    """Consume ``c``'s inbox; keep the deliveries of ``types`` (all when none given)."""
-    got: list[Delivery] = []
-
-    async def handler(delivery: Delivery) -> None:
-        if not types or delivery.envelope.type in types:
-            got.append(delivery)
-
-    await c.consume(handler)
-    return got
 
 
 NOTICES = ("notice.refused", "notice.duplicate")
