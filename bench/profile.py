@@ -114,6 +114,7 @@ async def steps(args: argparse.Namespace) -> None:
     from bench.common import local_env
     from hub import timeouts
     from hub.agreements import load_agreements
+    from hub.audit import AuditLog, entry_for_route
     from hub.database import migrate as migrate_db
     from hub.database import open_database
     from hub.keys import load_private_key, private_key_path
@@ -124,6 +125,7 @@ async def steps(args: argparse.Namespace) -> None:
     from hub.notary import Notary
     from hub.pipeline import (
         Inbound,
+        Route,
         authorise,
         check_broker_identity,
         check_conversation,
@@ -148,7 +150,8 @@ async def steps(args: argparse.Namespace) -> None:
         await migrate_db(db)
         store = MessageStore(db)
         notary = Notary(registry, load_private_key(private_key_path(env.keys_dir, "hub")))
-        ledger = Ledger(db, agreements, registry, notary)
+        audit_log = AuditLog(db, hash_key=b"bench")
+        ledger = Ledger(db, agreements, registry, notary, audit_log)
         metrics = HubMetrics()
         formatter = JsonFormatter()
         cost: dict[str, list[float]] = {}
@@ -195,9 +198,13 @@ async def steps(args: argparse.Namespace) -> None:
                                       "x-maatwerk-policy-version": decision.version,
                                       "x-maatwerk-rule": decision.rule})
             mark("aio_pika.Message (publish side, no I/O)")
+            route = Route(envelope=envelope, body=prepared.body, sender=sender,
+                          recipient=recipient, policy_version=decision.version,
+                          rule=decision.rule)
             await ledger.record_routed(envelope, policy_version=decision.version,
-                                       rule=decision.rule, now=now)
-            mark("ledger.record_routed (tx: 5 statements)")
+                                       rule=decision.rule, now=now, raw=prepared.body,
+                                       entry=entry_for_route(route, b"bench"))
+            mark("ledger.record_routed (tx: ledger + audit append)")
             metrics.received.inc()
             metrics.in_flight.inc()
             metrics.routed.labels(envelope.type, recipient.id).inc()
