@@ -1,0 +1,179 @@
+"""Shared pieces of the resilience tests: a tally per message id at the recipient's handler,
+batched sending with confirms (and retries across an outage), a hub in its own process, and the
+broker's stop_app / start_app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.sdk import Delivery, HubClient
+from hub.config import Settings
+from tests.helpers import timeout_request_body
+
+COUNT = 5000
+BATCH = 100
+REQUEST = "timeout.request"
+
+
+@dataclass
+class Tally:
+    """Message ids sent, and how often the recipient's handler ran for each."""
+
+    sent: list[str] = field(default_factory=list)
+    handled: Counter[str] = field(default_factory=Counter)
+    publish_failures: int = 0
+
+    def handler(self, *types: str) -> Callable[[Delivery], Awaitable[None]]:
+        """A handler that counts the ids of ``types`` (every recipient also gets hub notices)."""
+        wanted = types or (REQUEST,)
+
+        async def count(delivery: Delivery) -> None:
+            if delivery.envelope.type in wanted:
+                self.handled[str(delivery.envelope.id)] += 1
+
+        return count
+
+    @property
+    def distinct(self) -> int:
+        return len(self.handled)
+
+    def lost(self) -> list[str]:
+        return [i for i in self.sent if i not in self.handled]
+
+    def handled_twice(self) -> dict[str, int]:
+        return {i: n for i, n in self.handled.items() if n > 1}
+
+    def strangers(self) -> list[str]:
+        """Ids handled that were never sent (must be none)."""
+        sent = set(self.sent)
+        return [i for i in self.handled if i not in sent]
+
+    def check(self, scenario: str, clients: Sequence[HubClient], started: float,
+              **extra: object) -> None:
+        """Print the numbers of ``scenario``, then assert 0 lost and 0 handled twice."""
+        lost, twice, strangers = self.lost(), self.handled_twice(), self.strangers()
+        dropped = sum(c.dropped_redeliveries for c in clients)
+        details = "".join(f", {k.replace('_', ' ')} {v}" for k, v in extra.items())
+        print(f"\n[{scenario}] sent {len(self.sent)}, handled {self.distinct} distinct ids; "
+              f"lost {len(lost)}, handled twice {len(twice)}, redeliveries dropped by the SDK "
+              f"{dropped}, failed publishes retried {self.publish_failures}{details}; "
+              f"{time.monotonic() - started:.1f} s")
+        assert len(set(self.sent)) == len(self.sent), "the test sent each id once"
+        assert not lost, f"{len(lost)} messages lost, e.g. {lost[:5]}"
+        assert not twice, f"{len(twice)} messages handled twice, e.g. {list(twice.items())[:5]}"
+        assert not strangers, f"handled ids that were never sent: {strangers[:5]}"
+
+
+def requests(gm: HubClient, agencies: Sequence[str], count: int, prefix: str) -> list[
+    dict[str, Any]
+]:
+    """``count`` valid time-out requests, round robin over ``agencies``, one case each (an agency
+    refuses a second open time-out in the same case)."""
+    return [gm.message(type=REQUEST, recipient=agencies[i % len(agencies)],
+                       case_id=f"{prefix}-{i}", body=timeout_request_body(agencies[i % len(agencies)]))
+            for i in range(count)]
+
+
+async def send_batches(gm: HubClient, documents: Sequence[dict[str, Any]], tally: Tally,
+                       batch: int = BATCH) -> None:
+    """Sign and publish, ``batch`` confirms in flight at a time (no outage expected)."""
+    for start in range(0, len(documents), batch):
+        chunk = documents[start:start + batch]
+        await asyncio.gather(*(gm.send(d) for d in chunk))
+        tally.sent.extend(d["id"] for d in chunk)
+
+
+async def publish_until_confirmed(client: HubClient, raw: bytes, message_id: str, tally: Tally,
+                                  deadline: float, attempt_timeout: float = 5.0) -> None:
+    """Publish the same signed bytes until the broker confirms them.
+
+    A publish whose confirm never came may still have reached the broker; sending the same bytes
+    again is safe: same id, so the hub answers the copy as a duplicate and routes nothing twice.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await asyncio.wait_for(client.publish_raw(raw, message_id=message_id),
+                                   attempt_timeout)
+            return
+        except Exception as exc:  # every broker or connection error while it is down
+            tally.publish_failures += 1
+            if loop.time() > deadline:
+                raise AssertionError(f"could not publish {message_id}: {exc!r}") from exc
+            await asyncio.sleep(0.25)
+
+
+async def send_surviving(gm: HubClient, documents: Sequence[dict[str, Any]], tally: Tally,
+                         budget: float = 150.0, batch: int = BATCH) -> None:
+    """Like :func:`send_batches`, but each message is signed once and published until confirmed,
+    so the publisher rides through a broker outage."""
+    deadline = asyncio.get_running_loop().time() + budget
+    for start in range(0, len(documents), batch):
+        chunk = [(gm.sign(d), d["id"]) for d in documents[start:start + batch]]
+        await asyncio.gather(*(publish_until_confirmed(gm, raw, i, tally, deadline)
+                               for raw, i in chunk))
+        tally.sent.extend(i for _, i in chunk)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+# -- the hub in its own process ------------------------------------------------------------------
+
+def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m hub run`` against the test's vhost and state (as test_hub_crash does)."""
+    env = {
+        **os.environ,
+        "MAATWERK_REGISTRY": str(registry_file),
+        "AMQP_URL": settings.amqp_url,
+        "MAATWERK_KEYS_DIR": str(settings.keys_dir),
+        "MAATWERK_STATE_URL": settings.state_url,
+        "MAATWERK_HTTP_PORT": "0",
+        "MAATWERK_LOG_LEVEL": "WARNING",
+    }
+    with log.open("ab") as handle:
+        return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,
+                                stderr=subprocess.STDOUT)
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+async def stop_gracefully(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.to_thread(process.wait, 20)
+    except subprocess.TimeoutExpired:
+        kill(process)
+        raise
+
+
+# -- the broker ----------------------------------------------------------------------------------
+
+async def rabbitmqctl(action: str) -> None:
+    """``rabbitmqctl stop_app`` or ``start_app``, off the event loop (it blocks for seconds)."""
+    await asyncio.to_thread(subprocess.run, ["rabbitmqctl", action], check=True,
+                            capture_output=True, timeout=90)
+
+
+def unique(values: Iterable[str]) -> int:
+    return len(set(values))
