@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.console import Console
 from hub.ledger import Expectation
 from hub.metrics import HubMetrics
 from hub.status import CaseStatus
@@ -25,9 +26,10 @@ class Views(Protocol):
 
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
-              views: Views) -> Starlette:
+              views: Views, console: Console | None = None) -> Starlette:
     """``/metrics``, ``/healthz`` (the process lives), ``/readyz`` (every check is green),
-    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``."""
+    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; with ``console`` also the
+    operators' page at ``/`` and ``/console`` (:mod:`hub.console`)."""
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -60,4 +62,5 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
         Route("/readyz", readyz),
         Route("/cases/{case_id}", case),
         Route("/overdue", overdue),
+        *(console.routes() if console is not None else []),
     ])

@@ -21,6 +21,7 @@ from hub import names, topology
 from hub.agreements import Agreements, load_agreements
 from hub.audit import AuditLog
 from hub.config import Settings
+from hub.console import Console
 from hub.database import Database, migrate, open_database
 from hub.http import build_app
 from hub.keys import load_private_key, private_key_path
@@ -129,7 +130,10 @@ class HubService:
                                        "registry": self.registry.version})
 
     async def _start_http(self) -> None:
-        app = build_app(self.metrics, self.readiness, self)
+        console = Console(database=lambda: self._db, registry=self.registry,
+                          readiness=self.readiness, clock=self.clock,
+                          amqp_url=self.settings.amqp_url)
+        app = build_app(self.metrics, self.readiness, self, console)
         config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port,
                                 log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)

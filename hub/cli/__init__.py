@@ -20,9 +20,9 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import adapter, audit, contract, keys, policy, register, serve, status
+    from hub.cli import adapter, audit, contract, demo, keys, policy, register, serve, status
 
-    return [serve, status, keys, register, contract, policy, audit, adapter]
+    return [serve, status, keys, register, contract, policy, audit, adapter, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
