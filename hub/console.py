@@ -252,7 +252,7 @@ def _cell(cell: Cell | None) -> str:
 
 
 def render_console(snap: Snapshot, refresh: int) -> str:
-    ready = " ".join(f'<span class="{"ok" if ok else "bad"}">{_e(name)}: '
+    ready = ", ".join(f'<span class="{"ok" if ok else "bad"}">{_e(name)}: '
                      f'{"ok" if ok else "DOWN"}</span>' for name, ok in snap.readiness.items())
     totals = ", ".join(f"{_e(k)}: {v}" for k, v in snap.totals.items()) or "no messages yet"
     parts = [

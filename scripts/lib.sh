@@ -335,3 +335,23 @@ ensure_postgres() {
     fi
     export MAATWERK_TEST_PG_URL="$default_url"
 }
+
+# ---------------------------------------------------------------------------------------------
+# Chromium (optional: the console's browser test is skipped without it)
+# ---------------------------------------------------------------------------------------------
+
+# ensure_chromium: Debian's chromium for the headless browser test (Playwright drives it with
+# executable_path; no browser is downloaded). Installs it as root with apt-get; never fails.
+ensure_chromium() {
+    if _have chromium || [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    if _is_root && _have apt-get; then
+        log "chromium is not installed: installing it from Debian's packages (browser test)"
+        (_apt_install chromium) || warn "apt-get install chromium failed: the browser test will be SKIPPED"
+    else
+        warn "chromium is not installed and not root: the console's browser test will be SKIPPED" \
+            "(Debian: sudo apt-get install chromium)"
+    fi
+    return 0
+}

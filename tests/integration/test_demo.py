@@ -1,0 +1,140 @@
+"""``maatwerk-hub demo`` end to end: the hub and seven adapters as child processes on a fresh vhost,
+the worked case played with short deadlines; and Ctrl-C stopping everything with no orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import MANAGEMENT_URL, amqp_url
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+DEMO_BSN = "111222333"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def demo_cmd(vhost: str, keys_dir: Path, registry_file: Path, passwords: dict[str, str],
+             tmp_path: Path) -> tuple[list[str], dict[str, str], int]:
+    """The demo command line and environment, isolated on this test's vhost and files."""
+    passwords_file = tmp_path / "passwords.json"
+    passwords_file.write_text(json.dumps(passwords))
+    port = free_port()
+    env = {**os.environ, "AMQP_URL": amqp_url("guest", "guest", vhost),
+           "MAATWERK_STATE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+           "MAATWERK_KEYS_DIR": str(keys_dir), "MAATWERK_REGISTRY": str(registry_file),
+           "MAATWERK_MANAGEMENT_URL": MANAGEMENT_URL}
+    argv = [sys.executable, "-m", "hub", "demo", "--state-dir", str(tmp_path / "demo"),
+            "--passwords", str(passwords_file), "--http-port", str(port),
+            "--response-seconds", "5", "--receipt-seconds", "4", "--watch-seconds", "0.5"]
+    return argv, env, port
+
+
+def child_pids(output: str) -> list[int]:
+    return [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # a zombie is gone too (reaped by init once the demo has exited)
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.timeout(150)
+def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], int]) -> None:
+    argv, env, _ = demo_cmd
+    started = time.monotonic()
+    done = subprocess.run([*argv, "--no-wait"], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert time.monotonic() - started < 90
+
+    # the five outcomes, as the maatwerkfunctionaris receives them
+    assert re.search(r"cjib -> gm0193 +timeout.response +ACCEPTED: collection, surcharges", out)
+    assert re.search(r"belastingdienst -> gm0193 +timeout.response +ACCEPTED", out)
+    assert re.search(r"uwv -> gm0193 +timeout.response +PARTIALLY ACCEPTED: recovery paused .*"
+                     r"NOT paused: running deduction \(no_legal_room\)", out)
+    assert re.search(r"duo -> gm0193 +timeout.response +DECLINED \(other_route_applies\): "
+                     r"A different route applies", out)
+    assert re.search(r"svb -> gm0193 +receipt +has the timeout.request", out)
+    # SVB stays silent: reminder, then overdue to the loket
+    assert re.search(r"hub -> svb \(\+gm0193\) +notice.reminder", out)
+    assert re.search(r"hub -> loket +notice.overdue +OVERDUE: svb has not answered", out)
+    # the refusal, the escalation, the LET and the overbrugging
+    assert "REFUSED: policy_special_category" in out
+    assert re.search(r"loket -> gm0193 +escalation.response +accepted", out)
+    assert re.search(r"loket -> let +let.referral", out)
+    assert re.search(r"let -> loket +let.decision +responsible party named: uwv", out)
+    assert re.search(r"loket -> gm0193 +bridging.decision +prefinance EUR 2,450.00", out)
+    assert re.search(r"loket -> uwv +bridging.settlement +repay EUR 2,450.00", out)
+    assert "uwv back office: settlement of EUR 2,450.00 recorded" in out
+    assert re.search(r"hub -> gm0193 +timeout.ended +the time-out at belastingdienst ended", out)
+    # the hub's own record of the case at the end
+    status = out[out.index("Timeline (UTC):"):]
+    assert "response from svb" in status and "overdue, reminded" in status
+    assert re.search(r"cjib +active \(accepted\)", status)
+    assert re.search(r"uwv +active \(partially_accepted\)", status)
+    assert re.search(r"duo +declined", status)
+    assert re.search(r"svb +requested", status)
+    assert re.search(r"belastingdienst +ended \(accepted\).*\(lifted\)", status)
+    for url in ("/console", "/metrics", "/console/cases/"):
+        assert url in out
+    # no personal data in clear, and nothing left running
+    assert DEMO_BSN not in out and DEMO_BSN not in done.stderr
+    pids = child_pids(out)
+    assert len(pids) == 8, pids  # the hub and seven adapters
+    assert all(gone(pid) for pid in pids)
+    assert "Stopped." in out
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_everything(demo_cmd: tuple[list[str], dict[str, str], int],
+                                 tmp_path: Path) -> None:
+    argv, env, port = demo_cmd
+    log = tmp_path / "demo.out"
+    with log.open("w") as out:
+        demo = subprocess.Popen([*argv, "--response-seconds", "3", "--receipt-seconds", "3"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Everything keeps running" not in log.read_text():
+            assert demo.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        page = httpx.get(f"http://127.0.0.1:{port}/console?refresh=0", timeout=10)
+        assert page.status_code == 200 and "operator console" in page.text
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=40) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    text = log.read_text()
+    assert "Stopped." in text
+    pids = child_pids(text)
+    assert len(pids) == 8
+    assert all(gone(pid) for pid in pids)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
