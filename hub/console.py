@@ -48,6 +48,8 @@ class Cell:
     until: str | None = None
     reason: str | None = None
     answer: str | None = None  # waiting | late | reminded | overdue (response still missing)
+    ended_on: str | None = None
+    ended_by: str | None = None  # end_date | lifted
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ async def gather(db: Database, registry: Registry, now: datetime) -> Snapshot:
         if t["case_id"] in shown:
             cells.setdefault(t["case_id"], {})[t["agency"]] = Cell(
                 state=t["state"], outcome=t["outcome"], until=t["effective_until"],
-                reason=t["reason_code"], answer=waiting.get(t["request_id"]))
+                reason=t["reason_code"], answer=waiting.get(t["request_id"]),
+                ended_on=t["ended_on"], ended_by=t["ended_by"])
     snap.cases = [CaseRow(case_id=r["case_id"], last_at=_t(r["last"]), messages=int(r["n"]),
                           refused=int(r["refused"] or 0), timeouts=cells.get(r["case_id"], {}))
                   for r in case_rows]
@@ -242,7 +245,10 @@ def _cell(cell: Cell | None) -> str:
     text = _e(cell.state.replace("_", " "))
     if cell.outcome and cell.outcome != cell.state:
         text += f' <span class="muted">({_e(cell.outcome.replace("_", " "))})</span>'
-    if cell.until and cell.state not in ("declined", "requested"):
+    if cell.ended_on and cell.state in ("ended", "lifted"):
+        how = f" ({_e(cell.ended_by.replace('_', ' '))})" if cell.ended_by else ""
+        text += f'<br><span class="muted">on {_e(cell.ended_on)}{how}</span>'
+    elif cell.until and cell.state not in ("declined", "requested"):
         text += f'<br><span class="muted">until {_e(cell.until)}</span>'
     if cell.reason:
         text += f'<br><span class="muted">{_e(cell.reason)}</span>'

@@ -141,7 +141,8 @@ async def test_console_shows_cases_timeouts_overdue_refusals_and_queues(
     cells = row["timeouts"]
     assert cells["cjib"]["state"] in ("accepted", "active")
     assert cells["duo"] == {"state": "declined", "outcome": "declined", "until": None,
-                            "reason": "other_route_applies", "answer": None}
+                            "reason": "other_route_applies", "answer": None,
+                            "ended_on": None, "ended_by": None}
     assert cells["svb"]["state"] == "requested" and cells["svb"]["answer"] == "overdue"
     assert "uwv" not in cells  # refused: never became a time-out
     assert row["refused"] == 1
@@ -193,7 +194,9 @@ def test_everything_is_escaped() -> None:
     snap = Snapshot(generated_at=evil, agencies=["cjib", evil], readiness={evil: True},
                     cases=[CaseRow(case_id=evil, last_at=evil, messages=1, refused=0,
                                    timeouts={"cjib": Cell(state=evil, reason=evil,
-                                                          answer=evil)})],
+                                                          answer=evil),
+                                             evil: Cell(state="ended", ended_on=evil,
+                                                        ended_by=evil)})],
                     refusals_by_reason={evil: 1}, queues_error=evil)
     html = render_console(snap, refresh=0)
     assert "<script>" not in html
