@@ -25,6 +25,7 @@ import secrets
 import signal
 import socket
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -131,6 +132,8 @@ class Demo:
     async def setup(self) -> None:
         settings, options = self.settings, self.options
         self.state.mkdir(parents=True, exist_ok=True)
+        if not 0 < options.http_port < 65536:
+            raise DemoError(f"--http-port {options.http_port}: the console needs a real port")
         if not port_free(settings.http_host, options.http_port):
             raise DemoError(f"port {options.http_port} on {settings.http_host} is in use "
                             "(another hub or demo?): choose one with --http-port")
@@ -159,11 +162,15 @@ class Demo:
                             f"({exc}); is the management plugin on? Set "
                             "MAATWERK_MANAGEMENT_URL if it is not at "
                             "http://guest:guest@127.0.0.1:15672") from exc
-        connection = await aio_pika.connect(
-            settings.amqp_url, **connect_kwargs(settings.amqp_url, settings.tls))
-        async with connection:
-            await topology.declare(await connection.channel(), self.registry,
-                                   settings.delivery_limit)
+        try:
+            connection = await aio_pika.connect(
+                settings.amqp_url, **connect_kwargs(settings.amqp_url, settings.tls))
+            async with connection:
+                await topology.declare(await connection.channel(), self.registry,
+                                       settings.delivery_limit)
+        except (OSError, aio_pika.exceptions.AMQPError) as exc:
+            host = urlsplit(settings.amqp_url).hostname
+            raise DemoError(f"cannot declare the topology at {host} (AMQP_URL): {exc!r}") from exc
         self.story.note(f"topology declared; broker users with least-privilege permissions on "
                         f"vhost {vhost!r}: {', '.join(done)}")
 
@@ -518,6 +525,11 @@ async def run_demo(options: DemoOptions, settings: Settings | None = None,
     except DemoError as exc:
         story.say()
         story.say(f"DEMO FAILED: {exc}")
+        code = 1
+    except Exception as exc:
+        story.say()
+        story.say(f"DEMO FAILED (unexpected): {exc!r}")
+        traceback.print_exc()
         code = 1
     finally:
         stopper.cancel()
