@@ -47,6 +47,9 @@ class Tally:
     def distinct(self) -> int:
         return len(self.handled)
 
+    def reached(self, count: int) -> Callable[[], bool]:
+        return lambda: self.distinct >= count
+
     def lost(self) -> list[str]:
         return [i for i in self.sent if i not in self.handled]
 
@@ -79,9 +82,12 @@ def requests(gm: HubClient, agencies: Sequence[str], count: int, prefix: str) ->
 ]:
     """``count`` valid time-out requests, round robin over ``agencies``, one case each (an agency
     refuses a second open time-out in the same case)."""
-    return [gm.message(type=REQUEST, recipient=agencies[i % len(agencies)],
-                       case_id=f"{prefix}-{i}", body=timeout_request_body(agencies[i % len(agencies)]))
-            for i in range(count)]
+    documents = []
+    for i in range(count):
+        agency = agencies[i % len(agencies)]
+        documents.append(gm.message(type=REQUEST, recipient=agency, case_id=f"{prefix}-{i}",
+                                    body=timeout_request_body(agency)))
+    return documents
 
 
 async def send_batches(gm: HubClient, documents: Sequence[dict[str, Any]], tally: Tally,

@@ -48,7 +48,7 @@ async def test_hub_sigkilled_twice_mid_stream_loses_nothing(
         documents = requests(gm, AGENCIES, COUNT, "KILL")
         sender = asyncio.create_task(send_batches(gm, documents, tally))
         for threshold in (COUNT // 4, COUNT // 2):
-            await wait_until(lambda t=threshold: tally.distinct >= t, 90, f"{threshold} handled")
+            await wait_until(tally.reached(threshold), 90, f"{threshold} handled")
             kill(process)
             kills.append(tally.distinct)
             process = start_hub(hub_settings, registry_file, log)
