@@ -44,7 +44,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.canonical import canonicalize
+from hub.canonical import JsonError, canonicalize, loads_strict
 from hub.database import Database, PostgresDatabase, Row, SqliteDatabase, StoreUnavailableError
 from hub.identifiers import elfproef
 from hub.logs import keyed_hash
@@ -441,8 +441,8 @@ def bsn_of(source: Envelope | bytes | None) -> str | None:
         return None
     if isinstance(source, bytes):
         try:
-            document = json.loads(source)
-        except (ValueError, UnicodeDecodeError):
+            document = loads_strict(source)
+        except JsonError:
             return None
         body = document.get("body") if isinstance(document, dict) else None
         value = body.get("bsn") if isinstance(body, dict) else None

@@ -48,5 +48,6 @@ def loads_strict(raw: bytes) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
     except JsonError:
         raise
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and also an integer literal beyond Python's digit limit
         raise JsonError(f"not valid JSON: {exc}") from exc

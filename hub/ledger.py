@@ -14,6 +14,7 @@ replicas each reminder is created once, and after a restart every deadline still
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,12 +24,13 @@ from uuid import UUID, uuid5
 from hub import audit, outbox, timeouts
 from hub.agreements import Agreements
 from hub.audit import AuditEntry, AuditLog
-from hub.database import Database, Row
+from hub.database import Database, Row, StoreUnavailableError
 from hub.messages import MESSAGE_SPECS, Envelope
 from hub.notary import Notary, Thread, notice_id
 from hub.registry import Registry
 from hub.store import ROUTED, MessageStore, from_ms, to_ms
 
+log = logging.getLogger("maatwerk.ledger")
 RECEIPT = "receipt"
 RESPONSE = "response"
 DELIVERED = "delivered"
@@ -125,6 +127,8 @@ class Ledger:
 
     async def _expect(self, tx: Database, envelope: Envelope, now: datetime) -> None:
         spec = MESSAGE_SPECS[envelope.type]
+        if envelope.recipient == self.registry.hub.id:
+            return  # the hub answers such messages itself, at once (a register query)
         wanted = []
         if spec.needs_receipt:
             wanted.append((RECEIPT, self.agreements.receipt_deadline(envelope.recipient)))
@@ -190,11 +194,17 @@ class Ledger:
         made = 0
         for row in await self.db.fetch(miss.due, to_ms(now)):
             item = Expectation.from_row(row)
-            async with self.db.transaction() as tx:
-                if await tx.execute(miss.mark, item.message_id, item.awaited, to_ms(now)):
-                    for to in recipients(item):
-                        await self._notice(tx, notice, to, item, now)
-                    made += 1
+            try:
+                async with self.db.transaction() as tx:
+                    if await tx.execute(miss.mark, item.message_id, item.awaited, to_ms(now)):
+                        for to in recipients(item):
+                            await self._notice(tx, notice, to, item, now)
+                        made += 1
+            except StoreUnavailableError:
+                raise
+            except Exception:  # one bad row must not stop every other deadline
+                log.exception("cannot act on missed %s of %s; skipped", item.awaited,
+                              item.message_id)
         return made
 
     async def _notice(self, tx: Database, type_name: str, to: str, item: Expectation,

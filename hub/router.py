@@ -69,6 +69,9 @@ class Router:
         self.clock = clock
         self.on_health = on_health
         self.local_handlers: dict[str, LocalHandler] = {"register.query": self._answer_register}
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._deliver: AbstractExchange | None = None
         self._dead: AbstractExchange | None = None
 
@@ -84,6 +87,8 @@ class Router:
         start = time.perf_counter()
         self.metrics.received.inc()
         self.metrics.in_flight.inc()
+        self._active += 1
+        self._idle.clear()
         try:
             inbound = Inbound(body=message.body, user_id=message.user_id,
                               redelivered=bool(message.redelivered))
@@ -96,6 +101,18 @@ class Router:
         finally:
             self.metrics.in_flight.dec()
             self.metrics.latency.observe(time.perf_counter() - start)
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait until no message is in hand (graceful shutdown); False when time ran out."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _with_retry(self, inbound: Inbound) -> None:
         """Handle ``inbound``; on a transient failure try again, for as long as it takes.

@@ -155,6 +155,8 @@ class HubService:
         """
         if self._queue is not None and self._consumer_tag is not None:
             await self._queue.cancel(self._consumer_tag)
+            if not await self.router.drain(seconds=10.0):
+                log.warning("stopping with messages in hand; the broker will redeliver them")
         self._queue, self._consumer_tag = None, None
         if self._watcher_task is not None:
             self._stop_watching.set()

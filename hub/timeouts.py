@@ -14,6 +14,7 @@ request beyond the agency's maximum is refused with the rule named.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,12 +24,13 @@ from hub import audit, outbox
 from hub import bodies as b
 from hub.agreements import Agreements
 from hub.audit import AuditLog
-from hub.database import Database, Row
+from hub.database import Database, Row, StoreUnavailableError
 from hub.errors import ReasonCode, Refusal
 from hub.messages import Envelope, Purpose
 from hub.notary import Notary, Thread, notice_id
 from hub.store import to_ms
 
+logger = logging.getLogger("maatwerk.timeouts")
 RUNNING = ("accepted", "partially_accepted", "active", "extended")
 
 
@@ -167,7 +169,12 @@ async def advance(db: Database, notary: Notary, log: AuditLog, now: datetime) ->
         "'extended') AND effective_until <= $1) OR (state = 'lifted' AND ended_on <= $1)", today)
     ended = 0
     for row in due:
-        ended += await _end(db, notary, log, TimeoutRecord.from_row(row), row, now)
+        try:
+            ended += await _end(db, notary, log, TimeoutRecord.from_row(row), row, now)
+        except StoreUnavailableError:
+            raise
+        except Exception:  # one bad row must not stop every other time-out's end
+            logger.exception("cannot end time-out %s; skipped", row.get("request_id"))
     return ended
 
 

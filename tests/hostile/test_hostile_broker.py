@@ -122,13 +122,6 @@ async def test_hostile_messages_are_refused_with_a_notice_and_a_dead_letter(
           f"reasons {dict(reasons)}; {time.monotonic() - started:.1f} s")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: hub/audit.py bsn_of (line 444) parses the raw bytes of a refused message again with "
-    "json.loads and catches ValueError but not RecursionError; for a message nested ~1,000+ "
-    "levels deep Router._refuse (hub/router.py:164) raises after it already dead-lettered the "
-    "message and notified the sender, so the message is requeued and refused again until the "
-    "delivery limit: 6 notices and 6 dead letters (+1 delivery_limit copy) per message, no "
-    "audit entry, no refused metric"))
 async def test_messages_nested_beyond_the_recursion_limit_are_refused_once(
     hub: HubService, hub_settings: Settings, client: ClientFactory, forge: Forge
 ) -> None:
@@ -152,11 +145,6 @@ async def test_messages_nested_beyond_the_recursion_limit_are_refused_once(
         "malformed_json"] * len(specimens)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: an integer literal of more than 4300 digits makes hub/canonical.py loads_strict "
-    "raise a plain ValueError (not JsonError); the router treats it as an unexpected failure "
-    "and requeues it until the delivery limit dead-letters it: no notice.refused to the sender "
-    "and no x-maatwerk-reason on the dead letter"))
 async def test_an_integer_beyond_pythons_digit_limit_is_refused_with_a_notice(
     hub: HubService, client: ClientFactory, forge: Forge
 ) -> None:

@@ -181,11 +181,6 @@ async def test_the_whole_pipeline_refuses_hostile_messages_with_their_reason(
           f"its reason ({sum(s.routed for s in specimens)} form-only variants routed)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: hub/canonical.py loads_strict catches only JSONDecodeError and RecursionError; an "
-    "integer literal of more than 4300 digits makes json.loads raise a plain ValueError "
-    "(Python's int max_str_digits), which escapes parse_document as a crash instead of a "
-    "malformed_json refusal"))
 def test_an_integer_beyond_pythons_digit_limit_is_refused_as_malformed(forge: Forge) -> None:
     raw = encode(forge.sign(forge.document())).replace(
         b'"requested_months":4', b'"requested_months":' + b"4" * 5000)

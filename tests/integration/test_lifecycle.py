@@ -311,3 +311,23 @@ async def test_answers_to_unknown_or_foreign_conversations_are_refused(
     for notice in (of_type(cjib_got, "notice.refused")[0], of_type(duo_got, "notice.refused")[0]):
         assert notice.envelope.body.reason_code.value == "unknown_conversation"  # type: ignore[attr-defined]
     assert original["id"] in of_type(duo_got, "notice.refused")[0].envelope.body.detail  # type: ignore[attr-defined]
+
+
+async def test_a_register_query_opens_no_deadline_and_reminders_still_flow(
+    start_hub: HubFactory, client: ClientFactory, clock: FakeClock
+) -> None:
+    hub = await start_hub(agreements=fast(receipt=30, response=1))
+    gm, svb = await client("gm0193"), await client("svb")
+    gm_got: list[Delivery] = []
+    svb_got: list[Delivery] = []
+    await gm.consume(recorder(gm_got))
+    await svb.consume(recorder(svb_got))
+    query = gm.message(type="register.query", recipient="hub", case_id=CASE,
+                       body={"kinds": ["agency"]})
+    await gm.send(query)
+    await wait_for(lambda: len(of_type(gm_got, "register.answer")) == 1)
+    await request(gm, "svb", clock)
+    await wait_for(lambda: len(of_type(svb_got, "notice.reminder")) == 1, timeout=10)
+    status = await hub.case(CASE)
+    line = next(m for m in status.messages if m.type == "register.query")
+    assert line.answers == []  # the hub answered at once; nothing to wait for
