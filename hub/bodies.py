@@ -16,10 +16,17 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from hub.errors import ReasonCode
 from hub.identifiers import Bsn, CbsCode, ParticipantId
@@ -122,30 +129,39 @@ class Contact(Body):
     phone: str = Field(pattern=r"^\+?[0-9 ()-]{6,20}$")
 
 
-class AgencyReferences(Body):
-    """Each agency's own references; a recipient may receive only its own (policy)."""
+CjibReference = Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")]
+AgencyReference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,39}$")]
+AllowanceYear = Annotated[int, Field(ge=2000, le=2100)]
 
-    cjib_payment_references: list[str] | None = field(
+
+class AgencyReferences(Body):
+    """Each agency's own references; a recipient may receive only its own (policy).
+
+    Every reference has a tight pattern (at most 40 letters, digits, ``.``, ``/``, ``-``; CJIB's
+    betalingskenmerk exactly 16 digits), so no free text can travel as a "reference".
+    """
+
+    cjib_payment_references: list[CjibReference] | None = field(
         C.REFERENCE, default=None, min_length=1, max_length=50,
         description="CJIB betalingskenmerken (16 digits each)",
     )
-    uwv_recovery_decisions: list[str] | None = field(
+    uwv_recovery_decisions: list[AgencyReference] | None = field(
         C.REFERENCE, default=None, min_length=1, max_length=20,
         description="UWV decision references of the recovery (terugvordering)",
     )
-    duo_debt_numbers: list[str] | None = field(
+    duo_debt_numbers: list[AgencyReference] | None = field(
         C.REFERENCE, default=None, min_length=1, max_length=20,
         description="DUO study-debt numbers",
     )
-    toeslagen_years: list[int] | None = field(
+    toeslagen_years: list[AllowanceYear] | None = field(
         C.REFERENCE, default=None, min_length=1, max_length=20,
         description="Toeslagen allowance years under recovery",
     )
-    belastingdienst_assessments: list[str] | None = field(
+    belastingdienst_assessments: list[AgencyReference] | None = field(
         C.REFERENCE, default=None, min_length=1, max_length=20,
         description="Belastingdienst assessment numbers (aanslagnummers)",
     )
-    svb_benefit_references: list[str] | None = field(
+    svb_benefit_references: list[AgencyReference] | None = field(
         C.REFERENCE, default=None, min_length=1, max_length=20,
         description="SVB benefit references (e.g. kinderbijslag)",
     )

@@ -11,11 +11,6 @@ from tests.hostile.specimens import LIMIT, Forge, encode
 SMUGGLED = "Jan Jansen, Dorpsstraat 1, verslaafd, schulden bij de buren. " * 1500
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract gap: hub/bodies.py AgencyReferences takes list[str] with no pattern or length per "
-    "string (cjib_payment_references is documented as '16 digits each'); free text of any "
-    "length up to the 256 KiB limit passes the schema as a 'reference', which the policy lets "
-    "through to the agency, bypassing the free_text / special-category rules"))
 @pytest.mark.parametrize("reference", ["not-sixteen-digits", SMUGGLED])
 def test_a_reference_field_does_not_carry_free_text(forge: Forge, reference: str) -> None:
     document = forge.document()
