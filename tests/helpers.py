@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 
 from adapters.sdk import Delivery, HubClient
+from hub.config import Settings
 
 BSN = "123456782"  # passes the elfproef; fictional
 
@@ -97,3 +102,19 @@ async def collect(client: HubClient, *types: str) -> list[Delivery]:
 
     await client.consume(handler)
     return got
+
+
+def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m hub run`` against the test's vhost and state."""
+    env = {
+        **os.environ,
+        "MAATWERK_REGISTRY": str(registry_file),
+        "AMQP_URL": settings.amqp_url,
+        "MAATWERK_KEYS_DIR": str(settings.keys_dir),
+        "MAATWERK_STATE_URL": settings.state_url,
+        "MAATWERK_HTTP_PORT": "0",
+        "MAATWERK_LOG_LEVEL": "WARNING",
+    }
+    with log.open("ab") as handle:
+        return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,
+                                stderr=subprocess.STDOUT)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,26 +12,11 @@ from adapters.sdk import Delivery
 from hub import names
 from hub.config import Settings
 from tests.conftest import ClientFactory
-from tests.helpers import timeout_request_body, wait_for, wait_for_queue
+from tests.helpers import start_hub, timeout_request_body, wait_for, wait_for_queue
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 COUNT = 2000
-
-
-def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "MAATWERK_REGISTRY": str(registry_file),
-        "AMQP_URL": settings.amqp_url,
-        "MAATWERK_KEYS_DIR": str(settings.keys_dir),
-        "MAATWERK_STATE_URL": settings.state_url,
-        "MAATWERK_HTTP_PORT": "0",
-        "MAATWERK_LOG_LEVEL": "WARNING",
-    }
-    handle = log.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,
-                            stderr=subprocess.STDOUT)
 
 
 async def test_sigkill_mid_stream_loses_nothing(

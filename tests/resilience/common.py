@@ -5,19 +5,15 @@ broker's stop_app / start_app."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from adapters.sdk import Delivery, HubClient
-from hub.config import Settings
 from tests.helpers import timeout_request_body
 
 COUNT = 5000
@@ -141,22 +137,6 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -
 
 
 # -- the hub in its own process ------------------------------------------------------------------
-
-def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``python -m hub run`` against the test's vhost and state (as test_hub_crash does)."""
-    env = {
-        **os.environ,
-        "MAATWERK_REGISTRY": str(registry_file),
-        "AMQP_URL": settings.amqp_url,
-        "MAATWERK_KEYS_DIR": str(settings.keys_dir),
-        "MAATWERK_STATE_URL": settings.state_url,
-        "MAATWERK_HTTP_PORT": "0",
-        "MAATWERK_LOG_LEVEL": "WARNING",
-    }
-    with log.open("ab") as handle:
-        return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,
-                                stderr=subprocess.STDOUT)
-
 
 def kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:

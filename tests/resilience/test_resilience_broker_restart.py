@@ -14,7 +14,7 @@ import pytest
 
 from hub import names
 from hub.config import Settings
-from tests.helpers import wait_for_queue
+from tests.helpers import start_hub, wait_for_queue
 from tests.resilience.common import (
     COUNT,
     Tally,
@@ -22,7 +22,6 @@ from tests.resilience.common import (
     rabbitmqctl,
     requests,
     send_surviving,
-    start_hub,
     stop_gracefully,
     wait_until,
 )

@@ -12,14 +12,13 @@ import pytest
 
 from hub import names
 from hub.config import Settings
-from tests.helpers import wait_for_queue
+from tests.helpers import start_hub, wait_for_queue
 from tests.resilience.common import (
     COUNT,
     Tally,
     kill,
     requests,
     send_batches,
-    start_hub,
     stop_gracefully,
     wait_until,
 )
