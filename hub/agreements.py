@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.errors import ConfigError
-from hub.registry import _read_yaml, describe_errors
+from hub.registry import describe_errors, read_yaml
 
 
 class _Strict(BaseModel):
@@ -88,7 +88,7 @@ class Agreements(_Strict):
 
 
 def load_agreements(path: Path | None = None) -> Agreements:
-    source, raw = _read_yaml(path, "agreements.yaml")
+    source, raw = read_yaml(path, "agreements.yaml")
     try:
         return Agreements.model_validate_json(json.dumps(raw))
     except ValidationError as exc:

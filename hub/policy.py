@@ -26,8 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from hub.bodies import CATEGORY_KEY, DataCategory
 from hub.errors import ConfigError, HubError, PolicyRefusal, ReasonCode
 from hub.messages import MESSAGE_SPECS, Envelope, Purpose
-from hub.registry import Kind, Participant, Registry, describe_errors, strip_extensions
-from hub.registry import _read_yaml as read_yaml  # the registry's reader: same sources, same errors
+from hub.registry import (
+    Kind,
+    Participant,
+    Registry,
+    describe_errors,
+    read_yaml,  # the registry's reader: same sources, same errors
+    strip_extensions,
+)
 
 DEFAULT_POLICY = "policy.yaml"
 

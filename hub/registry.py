@@ -136,7 +136,7 @@ class Registry:
 DEFAULT_REGISTRY = "registry.yaml"
 
 
-def _read_yaml(path: Path | None, default_name: str) -> tuple[str, Any]:
+def read_yaml(path: Path | None, default_name: str) -> tuple[str, Any]:
     if path is None:
         text = resources.files("hub.defaults").joinpath(default_name).read_text("utf-8")
         return f"(embedded {default_name})", yaml.safe_load(text)
@@ -173,7 +173,7 @@ def describe_errors(source: str, raw: Any, exc: ValidationError, list_key: str) 
 
 def load_registry(path: Path | None = None, keys_dir: Path | None = None) -> Registry:
     """Load and validate a registry (the embedded demo one when ``path`` is None)."""
-    source, raw = _read_yaml(path, DEFAULT_REGISTRY)
+    source, raw = read_yaml(path, DEFAULT_REGISTRY)
     raw = strip_extensions(raw)
     if isinstance(raw, dict) and keys_dir is not None:
         raw = _merge_published_keys(raw, keys_dir, source)
