@@ -313,6 +313,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             hash TEXT NOT NULL
         )""",
     ]),
+    (4, "hub_health: each replica's last write probe (readiness)", [
+        "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
+        "checked_at BIGINT NOT NULL)",
+    ]),
 ]
 
 

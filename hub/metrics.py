@@ -42,6 +42,9 @@ class HubMetrics:
         self.hub_messages = Counter("maatwerk_hub_messages_sent", "Messages the hub sent on its "
                                     "own (reminders, overdue, time-out ends)", ["type"],
                                     registry=r)
+        self.key_expiry_days = Gauge("maatwerk_key_expiry_days", "Days until a published, "
+                                     "unrevoked participant key expires",
+                                     ["participant", "kid"], registry=r)
         self.ready = Gauge("maatwerk_ready", "1 when the broker, topology and state store are up",
                            registry=r)
 

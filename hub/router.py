@@ -164,7 +164,8 @@ class Router:
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
                 answer.seconds)
-        log.debug("routed", extra={"event": "routed", "message_id": str(envelope.id),
+        log.debug("routed", extra={"event": "routed", "trace_id": envelope.conversation_id.hex,
+                                   "message_id": str(envelope.id),
                                   "type": envelope.type, "sender": envelope.sender,
                                   "recipient": envelope.recipient, "rule": route.rule})
 
@@ -187,7 +188,9 @@ class Router:
                     decided_at=self.clock())
             await self.ledger.audit.append(entry, tx)
         self.metrics.refused.labels(refuse.reason.value).inc()
-        log.info("refused", extra={"event": "refused", "reason": refuse.reason.value,
+        trace = refuse.envelope.conversation_id.hex if refuse.envelope else ""
+        log.info("refused", extra={"event": "refused", "trace_id": trace,
+                                   "reason": refuse.reason.value,
                                    "message_id": str(refuse.message_id or ""),
                                    "notified": refuse.notify.id if refuse.notify else ""})
 

@@ -17,7 +17,7 @@ import aio_pika
 import uvicorn
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
-from hub import names, topology
+from hub import health, names, topology
 from hub.agreements import Agreements, load_agreements
 from hub.audit import AuditLog
 from hub.config import Settings
@@ -61,7 +61,8 @@ class HubService:
         self.metrics = HubMetrics()
         self.notary = Notary(self.registry, load_private_key(
             private_key_path(settings.keys_dir, self.registry.hub.id)))
-        self._checks = {"broker": False, "topology": False, "state": False, "audit": False}
+        self._checks = {"broker": False, "topology": False, "state": False, "audit": False,
+                        "registry": False, "policy": False, "signing": False}
         self.audit: AuditLog | None = None
         self._db: Database | None = None
         self._connection: AbstractRobustConnection | None = None
@@ -89,6 +90,14 @@ class HubService:
         self._checks["state"] = ok
         self.metrics.ready.set(1 if self.ready else 0)
 
+    async def check_health(self) -> None:
+        """Run the deep probes (at start and on every watcher tick)."""
+        assert self._db is not None and self.audit is not None
+        self._checks.update(await health.probe(
+            notary=self.notary, registry=self.registry, policy=self.policy, db=self._db,
+            audit=self.audit, metrics=self.metrics, replica=self.replica, now=self.clock()))
+        self.metrics.ready.set(1 if self.ready else 0)
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -108,7 +117,8 @@ class HubService:
                              metrics=self.metrics, clock=self.clock, replica=self.replica,
                              on_health=self._set_state_health)
         self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
-                               clock=self.clock, interval=self.settings.watch_seconds)
+                               clock=self.clock, interval=self.settings.watch_seconds,
+                               after_tick=self.check_health)
         self._connection = await aio_pika.connect_robust(
             self.settings.amqp_url, **connect_kwargs(self.settings.amqp_url, self.settings.tls))
         self._checks["broker"] = True
@@ -123,6 +133,7 @@ class HubService:
         self._consumer_tag = await self._queue.consume(self.router.on_message)
         self._stop_watching = asyncio.Event()
         self._watcher_task = asyncio.create_task(self.watcher.run(self._stop_watching))
+        await self.check_health()
         self.metrics.ready.set(1)
         if self.settings.http_port:
             await self._start_http()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from hub import timeouts
@@ -23,7 +23,9 @@ log = logging.getLogger("maatwerk.watcher")
 
 class Watcher:
     def __init__(self, *, ledger: Ledger, router: Router, metrics: HubMetrics,
-                 clock: Callable[[], datetime], interval: float) -> None:
+                 clock: Callable[[], datetime], interval: float,
+                 after_tick: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.after_tick = after_tick
         self.ledger = ledger
         self.router = router
         self.metrics = metrics
@@ -38,6 +40,8 @@ class Watcher:
                                        now)
         await self._gauges(now)
         sent = await self.router.flush_outbox()
+        if self.after_tick is not None:
+            await self.after_tick()
         if reminded or escalated or ended or sent:
             log.info("watcher tick", extra={"event": "tick", "reminded": reminded,
                                             "escalated": escalated, "ended": ended, "sent": sent})

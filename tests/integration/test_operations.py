@@ -91,3 +91,22 @@ async def test_status_command_reads_the_state(
     assert await asyncio.to_thread(main, ["status", "ZW-S1", "--json"]) == 0
     assert '"case_id": "ZW-S1"' in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["status", "NO-SUCH-CASE"]) == 1
+
+
+async def test_readiness_is_deep_and_key_expiry_is_measured(
+    hub: HubService, registry: Registry
+) -> None:
+    await hub.check_health()
+    checks = hub.readiness()
+    assert set(checks) >= {"broker", "topology", "state", "audit", "registry", "policy",
+                           "signing"}
+    assert all(checks.values()), checks
+    exposition = hub.metrics.exposition().decode()
+    cjib_kid = registry.participants["cjib"].keys[0].kid
+    line = next(row for row in exposition.splitlines()
+                if row.startswith("maatwerk_key_expiry_days") and cjib_kid in row)
+    assert 360 < float(line.rsplit(" ", 1)[1]) <= 365  # dev keys: one year
+    # a state store that refuses writes turns readiness red at the next check
+    await hub.ledger.db.execute("DROP TABLE hub_health")
+    await hub.check_health()
+    assert hub.readiness()["state"] is False and not hub.ready

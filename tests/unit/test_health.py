@@ -1,0 +1,23 @@
+"""The signing probe: green only when the registry publishes the key the hub signs with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.health import signing_works
+from hub.keys import ensure_dev_keys, load_private_key, private_key_path
+from hub.notary import Notary
+from hub.registry import load_registry
+
+
+def test_signing_probe(tmp_path: Path) -> None:
+    ensure_dev_keys(tmp_path, ["hub"])
+    registry = load_registry(None, tmp_path)
+    now = datetime.now(UTC)
+    own = Notary(registry, load_private_key(private_key_path(tmp_path, "hub")))
+    assert signing_works(own, registry, now)
+    stranger = Notary(registry, Ed25519PrivateKey.generate())  # a key nobody published
+    assert not signing_works(stranger, registry, now)
