@@ -14,6 +14,7 @@ schema's cap for the agency's list (CJIB 50 payment references, the others 20; B
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -671,3 +672,18 @@ def write_json(path: Path | None, data: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2) + "\n")
         print(f"JSON written to {path}")
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, *, state: bool = True) -> None:
+    """The flags every load-driving benchmark shares: who publishes what, and where to report."""
+    parser.add_argument("--publishers", type=int, default=8,
+                        help="publisher connections (alternately gm0193 and gm0363)")
+    parser.add_argument("--body-size", type=int, default=0,
+                        help="target size of a signed message in bytes: the agency's own "
+                             "references are added until it is reached (or the schema's cap)")
+    parser.add_argument("--recipients", type=int, default=5,
+                        help="agencies the messages are spread over (1-5)")
+    if state:
+        parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--hub-log-level", default="INFO", help="the hub's MAATWERK_LOG_LEVEL")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")

@@ -19,6 +19,7 @@ from bench.common import (
     Inboxes,
     MessageFactory,
     Publishers,
+    add_load_arguments,
     bench_env,
     machine,
     queue_depth,
@@ -78,10 +79,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, nargs="+", default=[200.0], help="msg/s, offered")
     parser.add_argument("--seconds", type=float, default=20.0, help="per rate and path")
-    parser.add_argument("--publishers", type=int, default=8)
-    parser.add_argument("--recipients", type=int, default=5)
-    parser.add_argument("--body-size", type=int, default=0)
-    parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--hub-log-level", default="INFO")
-    parser.add_argument("--json", type=Path)
+    add_load_arguments(parser)
     asyncio.run(main(parser.parse_args()))

@@ -22,6 +22,7 @@ from bench.common import (
     MessageFactory,
     Proc,
     Publishers,
+    add_load_arguments,
     bench_env,
     machine,
     queue_depth,
@@ -115,10 +116,5 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--chunk", type=int, default=5000, help="messages signed per chunk")
-    parser.add_argument("--publishers", type=int, default=8)
-    parser.add_argument("--recipients", type=int, default=5)
-    parser.add_argument("--body-size", type=int, default=0)
-    parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--hub-log-level", default="INFO")
-    parser.add_argument("--json", type=Path)
+    add_load_arguments(parser)
     asyncio.run(main(parser.parse_args()))

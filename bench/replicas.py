@@ -21,6 +21,7 @@ from bench.common import (
     Inboxes,
     MessageFactory,
     Publishers,
+    add_load_arguments,
     bench_env,
     create_pg_database,
     machine,
@@ -94,9 +95,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=4000, help="messages per round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--publishers", type=int, default=8)
-    parser.add_argument("--recipients", type=int, default=5)
-    parser.add_argument("--body-size", type=int, default=0)
-    parser.add_argument("--hub-log-level", default="INFO")
-    parser.add_argument("--json", type=Path)
+    add_load_arguments(parser, state=False)
     asyncio.run(main(parser.parse_args()))

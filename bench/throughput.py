@@ -26,6 +26,7 @@ from bench.common import (
     MessageFactory,
     Publishers,
     RunResult,
+    add_load_arguments,
     bench_env,
     machine,
     queue_depth,
@@ -46,22 +47,11 @@ COLUMNS = ("round", "path", "count", "delivered", "seconds", "msg_per_s", "p50_m
 def arguments(description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000, help="messages per path per round")
-    parser.add_argument("--publishers", type=int, default=8,
-                        help="publisher connections (alternately gm0193 and gm0363)")
-    parser.add_argument("--body-size", type=int, default=0,
-                        help="target size of a signed message in bytes: the agency's own "
-                             "references are added until it is reached (or the schema's cap)")
-    parser.add_argument("--recipients", type=int, default=5,
-                        help="agencies the messages are spread over (1-5)")
+    add_load_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured messages per path")
-    parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--prefetch", type=int, default=64, help="hub and relay prefetch")
-    parser.add_argument("--hub-log-level", default="INFO",
-                        help="the hub's MAATWERK_LOG_LEVEL (INFO, production default, logs one "
-                             "JSON line per routed message)")
     parser.add_argument("--timeout", type=float, default=600.0, help="per batch, seconds")
-    parser.add_argument("--json", type=Path, help="write the results as JSON here")
     return parser
 
 

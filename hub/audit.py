@@ -38,7 +38,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
@@ -48,6 +48,8 @@ from hub.canonical import JsonError, canonicalize, loads_strict
 from hub.database import Database, PostgresDatabase, Row, SqliteDatabase, StoreUnavailableError
 from hub.identifiers import elfproef
 from hub.logs import keyed_hash
+from hub.messages import utc_iso, utc_now
+from hub.store import from_ms, to_ms
 
 if TYPE_CHECKING:
     from hub.messages import Envelope
@@ -88,19 +90,9 @@ class AuditWriteError(StoreUnavailableError):
     """An audit record could not be written; nothing may be acknowledged until it is."""
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    moment = from_ms(ms)
+    return utc_iso(moment) if moment else None
 
 
 def activity_id(purpose: str) -> str:

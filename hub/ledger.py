@@ -25,7 +25,7 @@ from hub import audit, outbox, timeouts
 from hub.agreements import Agreements
 from hub.audit import AuditEntry, AuditLog
 from hub.database import Database, Row, StoreUnavailableError
-from hub.messages import MESSAGE_SPECS, Envelope
+from hub.messages import MESSAGE_SPECS, Envelope, utc_iso
 from hub.notary import Notary, Thread, notice_id
 from hub.registry import Registry
 from hub.store import ROUTED, MessageStore, from_ms, to_ms
@@ -212,7 +212,7 @@ class Ledger:
         body: dict[str, Any] = {
             "message_id": item.message_id, "message_type": item.message_type,
             "awaited": item.awaited, "late_participant": item.recipient,
-            "deadline": item.deadline.isoformat().replace("+00:00", "Z"),
+            "deadline": utc_iso(item.deadline),
         }
         thread = Thread(case_id=item.case_id, conversation_id=UUID(item.conversation_id),
                         purpose=MESSAGE_SPECS[item.message_type].purpose)

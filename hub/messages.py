@@ -237,6 +237,11 @@ def message_id_of(document: dict[str, Any]) -> UUID | None:
         return None
 
 
+def utc_now() -> datetime:
+    """The current moment, UTC (the default clock everywhere)."""
+    return datetime.now(UTC)
+
+
 def utc_iso(moment: datetime) -> str:
     """The wire form of a timestamp: UTC, ISO 8601 with milliseconds and ``Z``."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -243,7 +243,7 @@ class _State:
         self.claimed = False
 
     def refuse(self, refusal: Refusal, policy_version: str) -> Refuse:
-        is_policy = isinstance(refusal, PolicyRefusal)
+        policy = refusal if isinstance(refusal, PolicyRefusal) else None
         notify = self.registry.by_broker_user(self.inbound.user_id or "")
         return Refuse(
             reason=refusal.reason,
@@ -254,7 +254,7 @@ class _State:
             notify=notify if notify is not None and notify.kind != "hub" else None,
             envelope=self.envelope,
             claimed=self.claimed,
-            rule=refusal.rule if isinstance(refusal, PolicyRefusal) else None,
-            field_paths=tuple(refusal.field_paths) if isinstance(refusal, PolicyRefusal) else (),
-            policy_version=policy_version if is_policy else None,
+            rule=policy.rule if policy else None,
+            field_paths=tuple(policy.field_paths) if policy else (),
+            policy_version=policy_version if policy else None,
         )

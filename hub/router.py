@@ -31,7 +31,7 @@ from aiormq.exceptions import AMQPError
 from hub import audit, names, outbox
 from hub.database import StoreUnavailableError
 from hub.ledger import Ledger
-from hub.messages import Envelope
+from hub.messages import Envelope, utc_iso
 from hub.metrics import HubMetrics
 from hub.notary import Notary, notice_id
 from hub.pipeline import (
@@ -204,7 +204,7 @@ class Router:
         if original.reason:
             body["reason_code"] = original.reason
         if original.decided_at:
-            body["decided_at"] = original.decided_at.isoformat().replace("+00:00", "Z")
+            body["decided_at"] = utc_iso(original.decided_at)
         envelope, raw = self.notary.sign(
             type="notice.duplicate", recipient=duplicate.sender.id, body=body, now=self.clock(),
             about=duplicate.envelope, message_id=notice_id("duplicate", original.id),

@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aio_pika
 import uvicorn
@@ -26,6 +26,7 @@ from hub.database import Database, migrate, open_database
 from hub.http import build_app
 from hub.keys import load_private_key, private_key_path
 from hub.ledger import Expectation, Ledger
+from hub.messages import utc_now
 from hub.metrics import HubMetrics
 from hub.notary import Notary
 from hub.pipeline import Pipeline, PipelineSettings
@@ -38,10 +39,6 @@ from hub.tls import connect_kwargs
 from hub.watcher import Watcher
 
 log = logging.getLogger("maatwerk.hub")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class HubService:

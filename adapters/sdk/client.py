@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
@@ -52,7 +52,14 @@ from adapters.sdk.handled import HandledIds
 from hub import names
 from hub.errors import Refusal
 from hub.keys import load_private_key, private_key_path
-from hub.messages import MESSAGE_SPECS, Envelope, new_document, parse_message
+from hub.messages import (
+    MESSAGE_SPECS,
+    Envelope,
+    new_document,
+    parse_message,
+    utc_iso,
+    utc_now,
+)
 from hub.notary import encode
 from hub.registry import Participant, Registry, load_registry
 from hub.signing import sign_document
@@ -118,8 +125,12 @@ Handler = Callable[[Delivery], Awaitable[Reply]]
 GiveUp = Callable[[Delivery, TransientError], Awaitable[Reply]]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def _register(table: dict[str, Any], types: tuple[str, ...], value: Any) -> None:
+    """Put ``value`` in ``table`` for each of ``types``; refuse a type the contract lacks."""
+    for type_name in types:
+        if type_name not in MESSAGE_SPECS:
+            raise ValueError(f"unknown message type {type_name!r}")
+        table[type_name] = value
 
 
 class HubClient:
@@ -240,10 +251,7 @@ class HubClient:
         """Decorator: handle these message types (``@client.on("timeout.request")``)."""
 
         def register(handler: Handler) -> Handler:
-            for type_name in types:
-                if type_name not in MESSAGE_SPECS:
-                    raise ValueError(f"unknown message type {type_name!r}")
-                self.handlers[type_name] = handler
+            _register(self.handlers, types, handler)
             return handler
 
         return register
@@ -255,10 +263,7 @@ class HubClient:
         """
 
         def register(give_up: GiveUp) -> GiveUp:
-            for type_name in types:
-                if type_name not in MESSAGE_SPECS:
-                    raise ValueError(f"unknown message type {type_name!r}")
-                self.give_ups[type_name] = give_up
+            _register(self.give_ups, types, give_up)
             return give_up
 
         return register
@@ -305,7 +310,7 @@ class HubClient:
         """The signed delivery receipt: sent once the message is verified and in our hands."""
         if self.auto_receipts and MESSAGE_SPECS[delivery.envelope.type].needs_receipt:
             await self.send(delivery.reply("receipt", {
-                "received_at": delivery.created_at.isoformat().replace("+00:00", "Z")}))
+                "received_at": utc_iso(delivery.created_at)}))
 
     async def _handle(self, delivery: Delivery, handler: Handler) -> tuple[bool, Reply]:
         """Run the handler with in-process retries; (handled, reply) or (False, None) to
