@@ -3,7 +3,8 @@
 - :class:`CaseStore`: a folder with one JSON file per message, per case
   (``<state>/cases/<case_id>/<received|sent>-<message id>.json``), written atomically.
 - :class:`CaseAdapter`: publishes a message after checking it against the contract
-  (:func:`hub.messages.validate_document`) and the registry (what this participant may send,
+  (:func:`hub.contract.messages.validate_document`) and the registry (what this participant may
+  send,
   what the recipient may receive), and records every message it receives in the store and,
   when configured, POSTs it to a webhook (``Idempotency-Key: <message id>``; a webhook that
   fails is retried like a back office, then the message is dead-lettered).
@@ -22,9 +23,9 @@ from pydantic import TypeAdapter, ValidationError
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
 from adapters.sdk.client import Delivery, HubClient, Reply
 from adapters.sdk.errors import PermanentError
-from hub.errors import Refusal
-from hub.identifiers import CaseId
-from hub.messages import MESSAGE_SPECS, Purpose, validate_document
+from hub.contract.errors import Refusal
+from hub.contract.identifiers import CaseId
+from hub.contract.messages import MESSAGE_SPECS, Purpose, validate_document
 
 _CASE_ID: TypeAdapter[str] = TypeAdapter(CaseId)
 

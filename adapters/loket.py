@@ -5,7 +5,7 @@ in the case store and POSTed to ``MAATWERK_WEBHOOK_URL`` when set. With ``BACKOF
 an escalation is also POSTed to the loket's case system, whose answer becomes the
 ``escalation.response`` (contract in docs/adapters/loket.md); without it a person answers with
 :meth:`LoketAdapter.answer_escalation`. The other actions are a small Python API (and
-``maatwerk-hub adapter send`` for any of them):
+``maatwerk-adapter send`` for any of them):
 
 - :meth:`refer_to_let`: ``let.referral`` to the Landelijk Escalatie Team;
 - :meth:`decide_bridging`: ``bridging.decision`` (prefinance or guarantee) to the municipality;
@@ -22,7 +22,7 @@ from adapters.cases import CaseAdapter, CaseStore
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
 from adapters.sdk.client import Delivery, HubClient, Reply
 from adapters.sdk.errors import PermanentError
-from hub.bodies import EscalationRequest
+from hub.contract.bodies import EscalationRequest
 
 
 class LoketAdapter(CaseAdapter):

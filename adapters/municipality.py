@@ -4,7 +4,7 @@ Three ways in, for case systems of every kind:
 
 - Python: :class:`MunicipalityAdapter` (``request_timeout``, ``extend``, ``lift``, ``escalate``,
   or ``publish`` for any type the registry lets the municipality send);
-- command line: ``maatwerk-hub adapter send --type ... --recipient ... --case-id ... --body FILE``;
+- command line: ``maatwerk-adapter send --type ... --recipient ... --case-id ... --body FILE``;
 - HTTP on 127.0.0.1 (:func:`api`): ``POST /messages`` with ``{type, recipient, case_id, body,
   in_reply_to?, conversation_id?}`` answers 202 ``{"id": ...}`` once the broker confirmed the
   signed message, or 4xx ``{"error": ..., "field": ...}`` naming the field; ``GET

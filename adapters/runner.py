@@ -1,4 +1,4 @@
-"""``maatwerk-hub adapter run NAME``: build an adapter from the environment and run it.
+"""``maatwerk-adapter run NAME``: build an adapter from the environment and run it.
 
 NAME is an agency (belastingdienst, duo, uwv, svb, cjib), ``municipality`` or ``loket``. The
 adapter connects, consumes its inbox (and, for a municipality, serves the local HTTP API) until
@@ -21,7 +21,7 @@ from adapters.municipality import MunicipalityAdapter, api
 from adapters.sdk.backoffice import BackOffice
 from adapters.sdk.client import HubClient
 from adapters.sdk.config import AdapterSettings
-from hub.errors import ConfigError
+from hub.contract.errors import ConfigError
 
 log = logging.getLogger("maatwerk.adapter")
 

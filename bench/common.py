@@ -44,10 +44,11 @@ from aio_pika.abc import (
 )
 
 from adapters.sdk import HubClient
-from hub import names, topology
-from hub.broker_admin import BrokerAdmin, Permissions
-from hub.keys import ensure_dev_keys, load_private_key, private_key_path
-from hub.registry import Registry, RegistryDocument, load_registry
+from hub.contract import names
+from hub.contract.keys import ensure_dev_keys, load_private_key, private_key_path
+from hub.contract.registry import Registry, RegistryDocument, load_registry
+from hub.core import topology
+from hub.core.broker_admin import BrokerAdmin, Permissions
 
 MANAGEMENT_URL = os.environ.get("MAATWERK_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 AMQP_HOST = os.environ.get("MAATWERK_BENCH_AMQP_HOST", "127.0.0.1:5672")

@@ -30,7 +30,7 @@ from bench.common import (
     table,
     write_json,
 )
-from hub import names
+from hub.contract import names
 
 COLUMNS = ("rate", "path", "count", "delivered", "msg_per_s", "p50_ms", "p95_ms", "p99_ms",
            "max_ms", "proc_cpu_pct", "machine_busy_pct")

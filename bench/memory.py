@@ -32,7 +32,7 @@ from bench.common import (
     state_url_for,
     write_json,
 )
-from hub import names
+from hub.contract import names
 
 
 async def drive(args: argparse.Namespace, env: BenchEnv, factory: MessageFactory, hub: Proc,

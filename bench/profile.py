@@ -39,7 +39,7 @@ from bench.common import (
     start_hub,
     state_url_for,
 )
-from hub import names
+from hub.contract import names
 
 SPY_RATE = 250
 
@@ -112,28 +112,24 @@ async def steps(args: argparse.Namespace) -> None:
     import aio_pika
 
     from bench.common import local_env
-    from hub import timeouts
-    from hub.agreements import load_agreements
-    from hub.audit import AuditLog, entry_for_route
-    from hub.database import migrate as migrate_db
-    from hub.database import open_database
-    from hub.keys import load_private_key, private_key_path
-    from hub.ledger import Ledger
-    from hub.logs import JsonFormatter
-    from hub.messages import parse_document, validate_document
-    from hub.metrics import HubMetrics
-    from hub.notary import Notary
-    from hub.pipeline import (
-        Inbound,
-        Route,
-        authorise,
-        check_broker_identity,
-        check_conversation,
-        check_duplicate,
-    )
-    from hub.policy import load_policy
-    from hub.store import MessageStore
-    from hub.verify import check_freshness, check_signature
+    from hub.contract.agreements import load_agreements
+    from hub.contract.authenticate import check_broker_identity, check_freshness, check_signature
+    from hub.contract.keys import load_private_key, private_key_path
+    from hub.contract.messages import parse_document, validate_document
+    from hub.contract.notary import Notary
+    from hub.contract.policy import load_policy
+    from hub.core.audit_entries import entry_for_route
+    from hub.core.outcomes import Inbound, Route
+    from hub.core.pipeline import authorise, check_conversation, check_duplicate
+    from hub.core.timeout_rules import check_timeout_rules
+    from hub.state.audit import AuditLog
+    from hub.state.database import migrate as migrate_db
+    from hub.state.database import open_database
+    from hub.state.ledger import Ledger
+    from hub.state.seen import MessageStore
+    from hub.state.timeouts import TimeoutTable
+    from hub.telemetry.logs import JsonFormatter
+    from hub.telemetry.metrics import HubMetrics
 
     env = local_env("bench-steps")
     try:
@@ -175,7 +171,7 @@ async def steps(args: argparse.Namespace) -> None:
             mark("parse_document (json, strict)")
             envelope = validate_document(document, inbound.body)
             mark("validate_document (pydantic)")
-            sender = check_broker_identity(inbound, envelope, registry)
+            sender = check_broker_identity(inbound.user_id, envelope, registry)
             mark("check_broker_identity")
             check_signature(document, envelope, registry, now)
             mark("check_signature (JCS + Ed25519)")
@@ -187,8 +183,8 @@ async def steps(args: argparse.Namespace) -> None:
             mark("authorise")
             await check_conversation(store, envelope)
             mark("check_conversation")
-            await timeouts.check_rules(db, envelope, agreements)
-            mark("timeouts.check_rules (SELECT)")
+            await check_timeout_rules(TimeoutTable(db), envelope, agreements)
+            mark("check_timeout_rules (SELECT)")
             decision = policy.evaluate(envelope, document, recipient, now)
             mark("policy.evaluate")
             aio_pika.Message(prepared.body, message_id=str(envelope.id), type=envelope.type,
@@ -256,7 +252,7 @@ def plain_sqlite3(path: Path, count: int) -> tuple[float, float]:
     import sqlite3
     import uuid
 
-    from hub.database import MIGRATIONS
+    from hub.state.database import MIGRATIONS
 
     def q(sql: str) -> str:
         return re.sub(r"\$(\d+)", r"?\1", sql)

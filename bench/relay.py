@@ -1,6 +1,7 @@
 """The bare relay the hub is measured against: consume, publish with confirm, ack. Nothing else.
 
-Same shape as the hub's router (``hub/router.py``) without the pipeline and the state: a consumer
+Same shape as the hub's router (``hub/core/router.py``) without the pipeline and the state: a
+consumer
 on ``bench.relay.inbound`` (quorum queue, prefetch 64 like the hub, one task per delivery), a
 persistent, mandatory, confirmed publish of the unchanged body to ``bench.relay.deliver`` with the
 recipient as routing key (taken from the ``x-bench-recipient`` header instead of the verified

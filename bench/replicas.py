@@ -31,7 +31,7 @@ from bench.common import (
     table,
     write_json,
 )
-from hub import names
+from hub.contract import names
 
 COLUMNS = ("round", "replicas", "count", "delivered", "seconds", "msg_per_s", "p50_ms",
            "p95_ms", "p99_ms", "a_cpu_pct", "b_cpu_pct", "machine_busy_pct")

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.errors import ConfigError
-from hub.tls import VARIABLES as TLS_VARIABLES
-from hub.tls import TlsSettings
+from hub.contract.errors import ConfigError
+from hub.contract.tls import VARIABLES as TLS_VARIABLES
+from hub.contract.tls import TlsSettings
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", "broker URL the hub connects with"),

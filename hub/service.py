@@ -17,26 +17,28 @@ import aio_pika
 import uvicorn
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
-from hub import health, names, topology
-from hub.agreements import Agreements, load_agreements
-from hub.audit import AuditLog
 from hub.config import Settings
-from hub.console import Console
-from hub.database import Database, migrate, open_database
-from hub.http import build_app
-from hub.keys import load_private_key, private_key_path
-from hub.ledger import Expectation, Ledger
-from hub.messages import utc_now
-from hub.metrics import HubMetrics
-from hub.notary import Notary
-from hub.pipeline import Pipeline, PipelineSettings
-from hub.policy import Policy, load_policy
-from hub.registry import Registry, load_registry
-from hub.router import Router
-from hub.status import CaseStatus, case_status
-from hub.store import MessageStore
-from hub.tls import connect_kwargs
-from hub.watcher import Watcher
+from hub.contract import names
+from hub.contract.agreements import Agreements, load_agreements
+from hub.contract.keys import load_private_key, private_key_path
+from hub.contract.messages import utc_now
+from hub.contract.notary import Notary
+from hub.contract.policy import Policy, load_policy
+from hub.contract.registry import Registry, load_registry
+from hub.contract.tls import connect_kwargs
+from hub.core import topology
+from hub.core.pipeline import Pipeline, PipelineSettings
+from hub.core.router import Router
+from hub.ops import health
+from hub.ops.console import Console
+from hub.ops.http import build_app
+from hub.ops.status import CaseStatus, case_status
+from hub.ops.watcher import Watcher
+from hub.state.audit import AuditLog
+from hub.state.database import Database, migrate, open_database
+from hub.state.ledger import Expectation, Ledger
+from hub.state.seen import MessageStore
+from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.hub")
 

@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from adapters.sdk import HubClient
-from hub.broker_admin import BrokerAdmin, load_passwords
 from hub.config import Settings
-from hub.keys import ensure_dev_keys, load_private_key, private_key_path
-from hub.registry import Registry, RegistryDocument, load_registry
+from hub.contract.keys import ensure_dev_keys, load_private_key, private_key_path
+from hub.contract.registry import Registry, RegistryDocument, load_registry
+from hub.core.broker_admin import BrokerAdmin, load_passwords
 from hub.service import HubService
 
 MANAGEMENT_URL = os.environ.get("MAATWERK_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
@@ -89,7 +89,7 @@ async def vhost(registry: Registry, passwords: dict[str, str]) -> AsyncIterator[
 
 
 def _all():  # type: ignore[no-untyped-def]
-    from hub.broker_admin import Permissions
+    from hub.core.broker_admin import Permissions
 
     return Permissions(configure=".*", write=".*", read=".*")
 

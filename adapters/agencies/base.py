@@ -1,7 +1,7 @@
 """What every agency adapter shares: hub messages in, back-office REST calls out, answers back.
 
 An agency is described by an :class:`AgencyProfile` (its pause instrument, REST path, how its own
-references are named, how its refusal codes map to :class:`hub.bodies.DeclineReason`); the
+references are named, how its refusal codes map to :class:`hub.contract.bodies.DeclineReason`); the
 :class:`AgencyAdapter` does the rest. The REST contract, the same shape for every agency:
 
 ==================== ========================================= ===============================
@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
 from adapters.sdk.client import Delivery, HubClient, Reply
 from adapters.sdk.errors import PermanentError, TransientError
-from hub.bodies import (
+from hub.contract.bodies import (
     BridgingSettlement,
     DeclineReason,
     TimeoutEnded,

@@ -1,7 +1,7 @@
 """CJIB: the noodstop -- collection of the named payment references is suspended, no surcharges."""
 
 from adapters.agencies.base import AgencyProfile
-from hub.bodies import DeclineReason as R
+from hub.contract.bodies import DeclineReason as R
 
 PROFILE = AgencyProfile(
     participant="cjib",

@@ -1,7 +1,7 @@
 """SVB: pause recovery of overpaid benefits (e.g. kinderbijslag)."""
 
 from adapters.agencies.base import AgencyProfile
-from hub.bodies import DeclineReason as R
+from hub.contract.bodies import DeclineReason as R
 
 PROFILE = AgencyProfile(
     participant="svb",

@@ -2,7 +2,7 @@
 current benefit may continue (partially_granted)."""
 
 from adapters.agencies.base import AgencyProfile
-from hub.bodies import DeclineReason as R
+from hub.contract.bodies import DeclineReason as R
 
 PROFILE = AgencyProfile(
     participant="uwv",

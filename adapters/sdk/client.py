@@ -49,10 +49,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
 from adapters.sdk.handled import HandledIds
-from hub import names
-from hub.errors import Refusal
-from hub.keys import load_private_key, private_key_path
-from hub.messages import (
+from hub.contract import names
+from hub.contract.authenticate import check_signature
+from hub.contract.errors import Refusal
+from hub.contract.keys import load_private_key, private_key_path
+from hub.contract.messages import (
     MESSAGE_SPECS,
     Envelope,
     new_document,
@@ -60,11 +61,10 @@ from hub.messages import (
     utc_iso,
     utc_now,
 )
-from hub.notary import encode
-from hub.registry import Participant, Registry, load_registry
-from hub.signing import sign_document
-from hub.tls import TlsSettings, connect_kwargs
-from hub.verify import check_signature
+from hub.contract.notary import encode
+from hub.contract.registry import Participant, Registry, load_registry
+from hub.contract.signing import sign_document
+from hub.contract.tls import TlsSettings, connect_kwargs
 
 log = logging.getLogger("maatwerk.sdk")
 
@@ -217,7 +217,8 @@ class HubClient:
 
     def message(self, *, type: str, recipient: str, case_id: str, body: dict[str, Any],
                 **envelope: Any) -> dict[str, Any]:
-        """An unsigned message from this participant (see :func:`hub.messages.new_document`)."""
+        """An unsigned message from this participant (see
+        :func:`hub.contract.messages.new_document`)."""
         return new_document(type=type, sender=self.id, recipient=recipient, case_id=case_id,
                             body=body, created_at=self.clock(), **envelope)
 

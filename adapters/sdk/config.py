@@ -1,6 +1,6 @@
 """Adapter configuration from environment variables, with documented defaults.
 
-:data:`VARIABLES` is the one table of variables; ``maatwerk-hub adapter --help`` and
+:data:`VARIABLES` is the one table of variables; ``maatwerk-adapter --help`` and
 ``docs/adapters/README.md`` show the same list. Nothing is read at import time.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.errors import ConfigError
+from hub.contract.errors import ConfigError
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_PARTICIPANT": ("(the adapter name)", "participant id in the registry, e.g. cjib"),

@@ -12,10 +12,12 @@ Two tables in one local database (SQLite by default):
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
-from hub.database import Database, open_database
+from hub.contract.errors import ConfigError
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS handled ("
@@ -24,6 +26,15 @@ _SCHEMA = (
     "message_id TEXT NOT NULL, step TEXT NOT NULL, result TEXT NOT NULL, "
     "done_at BIGINT NOT NULL, PRIMARY KEY (message_id, step))",
 )
+SQLITE_PREFIX = "sqlite:///"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` URL: the SDK keeps its record in a local SQLite file."""
+    if not url.startswith(SQLITE_PREFIX):
+        raise ConfigError(f"adapter state URL {url!r}: use sqlite:///PATH (the SDK keeps its "
+                          "record of handled ids in a local SQLite file)")
+    return Path(url[len(SQLITE_PREFIX):])
 
 
 def _now_ms() -> int:
@@ -33,42 +44,41 @@ def _now_ms() -> int:
 class HandledIds:
     """Ids whose handler finished; written before the broker ack, read before the handler runs."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
     @classmethod
     async def open(cls, url: str) -> HandledIds:
-        db = await open_database(url)
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+            conn.execute(f"PRAGMA {pragma}")
         for statement in _SCHEMA:
-            await db.execute(statement)
-        return cls(db)
+            conn.execute(statement)
+        return cls(conn)
 
     async def seen(self, message_id: UUID) -> bool:
-        row = await self._db.fetchone(
-            "SELECT 1 AS one FROM handled WHERE message_id = $1", str(message_id)
-        )
+        row = self._conn.execute(
+            "SELECT 1 FROM handled WHERE message_id = ?", (str(message_id),)).fetchone()
         return row is not None
 
     async def mark(self, message_id: UUID, type_name: str) -> None:
-        await self._db.execute(
-            "INSERT INTO handled (message_id, type, handled_at) VALUES ($1, $2, $3) "
-            "ON CONFLICT (message_id) DO NOTHING",
-            str(message_id), type_name, _now_ms(),
-        )
+        self._conn.execute(
+            "INSERT INTO handled (message_id, type, handled_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING", (str(message_id), type_name, _now_ms()))
 
     async def recall(self, message_id: UUID, step: str) -> str | None:
         """The recorded result (JSON text) of ``step`` for this message, if it was done."""
-        row = await self._db.fetchone(
-            "SELECT result FROM steps WHERE message_id = $1 AND step = $2", str(message_id), step
-        )
-        return None if row is None else str(row["result"])
+        row = self._conn.execute(
+            "SELECT result FROM steps WHERE message_id = ? AND step = ?",
+            (str(message_id), step)).fetchone()
+        return None if row is None else str(row[0])
 
     async def remember(self, message_id: UUID, step: str, result: str) -> None:
-        await self._db.execute(
-            "INSERT INTO steps (message_id, step, result, done_at) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (message_id, step) DO NOTHING",
-            str(message_id), step, result, _now_ms(),
-        )
+        self._conn.execute(
+            "INSERT INTO steps (message_id, step, result, done_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (message_id, step) DO NOTHING", (str(message_id), step, result, _now_ms()))
 
     async def close(self) -> None:
-        await self._db.close()
+        self._conn.close()

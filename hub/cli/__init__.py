@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from hub.config import describe_variables
-from hub.errors import HubError
+from hub.contract.errors import HubError
 
 
 class _Group(Protocol):
@@ -20,9 +20,9 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import adapter, audit, contract, demo, keys, policy, register, serve, status
+    from hub.cli import audit, contract, keys, policy, register, serve, status
 
-    return [serve, status, keys, register, contract, policy, audit, adapter, demo]
+    return [serve, status, keys, register, contract, policy, audit]
 
 
 def build_parser() -> argparse.ArgumentParser:

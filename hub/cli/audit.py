@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from hub.audit import AuditLog, AuditRecord
 from hub.config import Settings
-from hub.database import migrate, open_database
-from hub.errors import ConfigError
-from hub.retention import MIN_DAYS, PurgeResult, closed_cases, purge
+from hub.contract.errors import ConfigError
+from hub.state.audit import AuditLog, AuditRecord
+from hub.state.database import migrate, open_database
+from hub.state.retention import MIN_DAYS, PurgeResult, closed_cases, purge
 
 T = TypeVar("T")
 

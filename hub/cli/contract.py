@@ -8,13 +8,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub import keys, schemas
 from hub.config import Settings
-from hub.errors import ConfigError, HubError, Refusal
-from hub.messages import parse_document
-from hub.registry import load_registry
-from hub.signing import sign_document
-from hub.verify import verify_message
+from hub.contract import keys, schemas
+from hub.contract.authenticate import Limits, authenticate
+from hub.contract.errors import ConfigError, HubError, Refusal
+from hub.contract.messages import parse_document
+from hub.contract.registry import load_registry
+from hub.contract.signing import sign_document
 
 DEFAULT_SCHEMAS_DIR = Path("schemas")
 
@@ -101,9 +101,14 @@ def _verify(args: argparse.Namespace) -> int:
     raw = _read(args.message)
     now = args.now or datetime.now(UTC)
     try:
-        envelope = verify_message(raw, registry, now, settings.clock_skew_seconds)
+        limits = Limits(max_message_bytes=settings.max_message_bytes,
+                        clock_skew_seconds=settings.clock_skew_seconds)
+        result = authenticate(raw, None, registry, now, limits=limits, check_identity=False)
     except Refusal as refusal:
         print(f"refused: {refusal.reason.value}: {refusal.detail}")
+        return 1
+    envelope = result.envelope
+    if envelope is None:  # pragma: no cover - authenticate() sets it or raises
         return 1
     print(f"ok: {envelope.type} {envelope.id} from {envelope.sender}, "
           f"key {envelope.signature.kid}")

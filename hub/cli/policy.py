@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.config import Settings
-from hub.errors import ConfigError
-from hub.messages import Purpose, parse_document
-from hub.policy import Policy, check_policy, load_policy
-from hub.registry import Registry, load_registry
+from hub.contract.errors import ConfigError
+from hub.contract.messages import Purpose, parse_document
+from hub.contract.policy import Policy, check_policy, load_policy
+from hub.contract.registry import Registry, load_registry
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

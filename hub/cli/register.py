@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from hub.config import Settings
-from hub.errors import ConfigError
-from hub.registry import Registry, load_registry
+from hub.contract.errors import ConfigError
+from hub.contract.registry import Registry, load_registry
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

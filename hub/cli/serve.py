@@ -11,14 +11,14 @@ from pathlib import Path
 
 import aio_pika
 
-from hub import topology
-from hub.broker_admin import DEFAULT_MANAGEMENT_URL, BrokerAdmin, load_passwords
 from hub.config import Settings
-from hub.keys import ensure_dev_keys
-from hub.logs import configure_logging
-from hub.registry import load_registry
+from hub.contract.keys import ensure_dev_keys
+from hub.contract.registry import load_registry
+from hub.contract.tls import connect_kwargs
+from hub.core import topology
+from hub.core.broker_admin import DEFAULT_MANAGEMENT_URL, BrokerAdmin, load_passwords
 from hub.service import HubService
-from hub.tls import connect_kwargs
+from hub.telemetry.logs import configure_logging
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,8 +6,8 @@ import argparse
 import asyncio
 
 from hub.config import Settings
-from hub.database import migrate, open_database
-from hub.status import CaseStatus, case_status, render
+from hub.ops.status import CaseStatus, case_status, render
+from hub.state.database import migrate, open_database
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.keys import load_private_key, private_key_path
+from hub.contract.keys import load_private_key, private_key_path
 from tests.hostile.specimens import Forge
 
 

@@ -25,9 +25,9 @@ from uuid import uuid4
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 
-from hub.errors import ReasonCode
-from hub.messages import new_document
-from hub.signing import sign_document
+from hub.contract.errors import ReasonCode
+from hub.contract.messages import new_document
+from hub.contract.signing import sign_document
 from tests.helpers import BSN, timeout_request_body
 
 R = ReasonCode

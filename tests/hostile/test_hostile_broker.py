@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from hub import names
 from hub.config import Settings
-from hub.errors import ReasonCode
+from hub.contract import names
+from hub.contract.errors import ReasonCode
 from hub.service import HubService
 from tests.conftest import ClientFactory
 from tests.helpers import BSN, collect, drain, wait_for

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.errors import ReasonCode, Refusal
-from hub.messages import parse_document, validate_document
+from hub.contract.errors import ReasonCode, Refusal
+from hub.contract.messages import parse_document, validate_document
 from tests.hostile.specimens import LIMIT, Forge, encode
 
 SMUGGLED = "Jan Jansen, Dorpsstraat 1, verslaafd, schulden bij de buren. " * 1500

@@ -14,23 +14,21 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.agreements import load_agreements
-from hub.database import migrate, open_database
-from hub.errors import ReasonCode, Refusal
-from hub.messages import MESSAGE_TYPES, parse_document, validate_document
-from hub.pipeline import (
+from hub.contract.agreements import load_agreements
+from hub.contract.authenticate import Limits, authenticate
+from hub.contract.errors import ReasonCode, Refusal
+from hub.contract.messages import MESSAGE_TYPES, parse_document
+from hub.contract.policy import load_policy
+from hub.contract.registry import Registry
+from hub.core.pipeline import (
     Inbound,
     Pipeline,
     PipelineSettings,
     Refuse,
     Route,
-    check_broker_identity,
-    check_size,
 )
-from hub.policy import load_policy
-from hub.registry import Registry
-from hub.store import MessageStore
-from hub.verify import check_freshness, check_signature
+from hub.state.database import migrate, open_database
+from hub.state.seen import MessageStore
 from tests.hostile.specimens import (
     CATEGORIES,
     KINDS,
@@ -55,17 +53,13 @@ def user(registry: Registry, participant: str = "gm0193") -> str:
 
 
 def steps(raw: bytes, registry: Registry) -> ReasonCode | None:
-    """Steps 1-5 as the pipeline runs them; the reason of the refusal, or None when it passes.
+    """Steps 1-5 as the pipeline runs them (the one :func:`authenticate`); the reason of the
+    refusal, or None when it passes.
     Any other exception escapes and fails the test."""
     now = datetime.now(UTC)
-    inbound = Inbound(body=raw, user_id=user(registry))
     try:
-        check_size(inbound, LIMIT)
-        document = parse_document(raw)
-        envelope = validate_document(document, raw)
-        check_broker_identity(inbound, envelope, registry)
-        check_signature(document, envelope, registry, now)
-        check_freshness(envelope, now, 300)
+        authenticate(raw, user(registry), registry, now,
+                     limits=Limits(max_message_bytes=LIMIT, clock_skew_seconds=300))
     except Refusal as refusal:
         assert isinstance(refusal.reason, ReasonCode)
         assert refusal.detail

@@ -19,9 +19,9 @@ from uuid import uuid4
 import aio_pika
 import pytest
 
-from hub import names
 from hub.config import Settings
-from hub.registry import Registry
+from hub.contract import names
+from hub.contract.registry import Registry
 from hub.service import HubService
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import collect, timeout_request_body, wait_for

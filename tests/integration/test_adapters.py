@@ -20,7 +20,7 @@ from adapters.http import start_server
 from adapters.loket import LoketAdapter
 from adapters.municipality import MunicipalityAdapter, api
 from adapters.sdk import BackOffice, HubClient
-from hub import names
+from hub.contract import names
 from hub.service import HubService
 from tests.conftest import ClientFactory, amqp_url
 from tests.helpers import BSN, drain, timeout_request_body, wait_for

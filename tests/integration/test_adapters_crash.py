@@ -15,7 +15,7 @@ from uuid import UUID
 import pytest
 
 from adapters.sdk import HubClient
-from hub.registry import Registry
+from hub.contract.registry import Registry
 from hub.service import HubService
 from tests.conftest import ClientFactory, amqp_url
 from tests.helpers import timeout_request_body, wait_for
@@ -29,7 +29,7 @@ PREFETCH = 4
 
 def start_adapter(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:
-        return subprocess.Popen([sys.executable, "-m", "hub", "adapter", "run", name],
+        return subprocess.Popen([sys.executable, "-m", "adapters.cli", "run", name],
                                 env={**os.environ, **env}, stdout=handle,
                                 stderr=subprocess.STDOUT)
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from hub.database import SqliteDatabase
 from hub.service import HubService
+from hub.state.database import SqliteDatabase
 from tests.conftest import ClientFactory
 from tests.helpers import BSN, collect, timeout_request_body, wait_for
 

@@ -6,8 +6,8 @@ import aio_pika
 import pytest
 from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
-from hub import names
-from hub.registry import Registry
+from hub.contract import names
+from hub.contract.registry import Registry
 from hub.service import HubService
 from tests.conftest import amqp_url
 

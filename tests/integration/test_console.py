@@ -1,4 +1,5 @@
-"""The operators' console (hub.console) served by a running hub: cases with the time-out state per
+"""The operators' console (hub.ops.console) served by a running hub: cases with the time-out state
+per
 agency, late and overdue answers, refusals by reason, queue depths; read-only and escaped."""
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import httpx
 import pytest
 
 from adapters.sdk import Delivery, Reply
-from hub.agreements import Agreements, DeadlineTable, Duration, load_agreements
 from hub.config import Settings
-from hub.console import CaseRow, Cell, Snapshot, render_console
-from hub.registry import Registry
+from hub.contract.agreements import Agreements, DeadlineTable, Duration, load_agreements
+from hub.contract.registry import Registry
+from hub.ops.console import CaseRow, Cell, Snapshot, render_console
 from hub.service import HubService
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import timeout_request_body

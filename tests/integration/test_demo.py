@@ -1,4 +1,4 @@
-"""``maatwerk-hub demo`` end to end: the hub and seven adapters as child processes on a fresh vhost,
+"""``maatwerk-demo`` end to end: the hub and seven adapters as child processes on a fresh vhost,
 the worked case played with short deadlines; and Ctrl-C stopping everything with no orphans."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def demo_cmd(vhost: str, keys_dir: Path, registry_file: Path, passwords: dict[st
            "MAATWERK_STATE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
            "MAATWERK_KEYS_DIR": str(keys_dir), "MAATWERK_REGISTRY": str(registry_file),
            "MAATWERK_MANAGEMENT_URL": MANAGEMENT_URL}
-    argv = [sys.executable, "-m", "hub", "demo", "--state-dir", str(tmp_path / "demo"),
+    argv = [sys.executable, "-m", "demo.cli", "--state-dir", str(tmp_path / "demo"),
             "--passwords", str(passwords_file), "--http-port", str(port),
             "--response-seconds", "5", "--receipt-seconds", "4", "--watch-seconds", "0.5"]
     return argv, env, port

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sdk import Delivery
-from hub import names
 from hub.config import Settings
+from hub.contract import names
 from tests.conftest import ClientFactory
 from tests.helpers import start_hub, timeout_request_body, wait_for, wait_for_queue
 

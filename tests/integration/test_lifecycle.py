@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from adapters.sdk import Delivery, HubClient, Reply
-from hub.agreements import Agreements, DeadlineTable, Duration, load_agreements
 from hub.config import Settings
-from hub.http import build_app
-from hub.registry import Registry
+from hub.contract.agreements import Agreements, DeadlineTable, Duration, load_agreements
+from hub.contract.registry import Registry
+from hub.ops.http import build_app
+from hub.ops.status import render
 from hub.service import HubService
-from hub.status import render
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import timeout_request_body, wait_for
 

@@ -12,7 +12,7 @@ import pytest
 
 from hub.cli import main
 from hub.config import Settings
-from hub.registry import Registry
+from hub.contract.registry import Registry
 from hub.service import HubService
 from tests.conftest import MANAGEMENT_URL, ClientFactory
 from tests.helpers import collect, timeout_request_body, wait_for

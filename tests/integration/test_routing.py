@@ -14,12 +14,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.sdk import HubClient
-from hub import names
-from hub.keys import public_entry
-from hub.notary import encode
-from hub.registry import Registry, RegistryDocument
+from hub.contract import names
+from hub.contract.keys import public_entry
+from hub.contract.notary import encode
+from hub.contract.registry import Registry, RegistryDocument
+from hub.contract.signing import sign_document
 from hub.service import HubService
-from hub.signing import sign_document
 from tests.conftest import ClientFactory, amqp_url
 from tests.helpers import BSN, collect, drain, timeout_request_body, wait_for
 

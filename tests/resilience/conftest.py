@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sdk import HubClient
-from hub.keys import load_private_key, private_key_path
-from hub.registry import Registry
+from hub.contract.keys import load_private_key, private_key_path
+from hub.contract.registry import Registry
 from tests.conftest import FakeClock, amqp_url
 
 

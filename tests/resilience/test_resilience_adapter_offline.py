@@ -15,8 +15,8 @@ import aio_pika
 import pytest
 
 from adapters.sdk import Delivery
-from hub import names
 from hub.config import Settings
+from hub.contract import names
 from tests.helpers import start_hub, wait_for_queue
 from tests.resilience.common import (
     COUNT,

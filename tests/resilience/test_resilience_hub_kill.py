@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hub import names
 from hub.config import Settings
+from hub.contract import names
 from tests.helpers import start_hub, wait_for_queue
 from tests.resilience.common import (
     COUNT,

@@ -13,15 +13,16 @@ from uuid import uuid4
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub import audit as a
 from hub.cli import main
-from hub.database import Database, StoreUnavailableError, migrate, open_database
-from hub.errors import ReasonCode
-from hub.logs import keyed_hash
-from hub.messages import Envelope, new_document, validate_document
-from hub.notary import encode
-from hub.pipeline import Refuse
-from hub.signing import sign_document
+from hub.contract.errors import ReasonCode
+from hub.contract.messages import Envelope, new_document, validate_document
+from hub.contract.notary import encode
+from hub.contract.signing import sign_document
+from hub.core.audit_entries import entry_for_refusal
+from hub.core.outcomes import Refuse
+from hub.state import audit as a
+from hub.state.database import Database, StoreUnavailableError, migrate, open_database
+from hub.telemetry.logs import keyed_hash
 from tests.helpers import BSN, timeout_request_body
 
 KEY = b"test-hash-key"
@@ -97,7 +98,7 @@ async def test_no_bsn_anywhere_in_the_audit_table(log: a.AuditLog, db: Database)
     envelope, raw = signed()
     refuse = Refuse(reason=ReasonCode.SCHEMA_VIOLATION, detail=f"body.bsn: {BSN} is wrong",
                     message_id=envelope.id, notify=None)
-    record = await log.append(a.entry_for_refusal(refuse, raw, KEY))
+    record = await log.append(entry_for_refusal(refuse, raw, KEY))
     assert record.status_code == a.STATUS_ERROR and record.reason == "schema_violation"
     assert record.attributes[a.ATTR_SUBJECT] == keyed_hash(KEY, BSN)  # from the raw body
     text = json.dumps(await db.fetch("SELECT * FROM audit_log"), default=str)
@@ -304,7 +305,7 @@ def test_refusal_without_envelope_keeps_codes_only() -> None:
     raw = b'{"body": {"bsn": "' + BSN.encode() + b'"}, "id": 5}'
     refuse = Refuse(reason=ReasonCode.MALFORMED_JSON, detail=f"bad {BSN}", message_id=uuid4(),
                     notify=None)
-    entry = a.entry_for_refusal(refuse, raw, KEY)
+    entry = entry_for_refusal(refuse, raw, KEY)
     assert entry.reason == "malformed_json" and entry.message_type is None
     assert BSN not in repr(entry)
     assert entry.attributes[a.ATTR_ACTIVITY].endswith("/hub.refusal")

@@ -1,4 +1,4 @@
-"""RFC 8785 (JCS) canonicalisation and the strict JSON reader (hub.canonical).
+"""RFC 8785 (JCS) canonicalisation and the strict JSON reader (hub.contract.canonical).
 
 Expected outputs are copied from the text of RFC 8785, not produced by our own code.
 """
@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from hub.canonical import JsonError, canonicalize, loads_strict
+from hub.contract.canonical import JsonError, canonicalize, loads_strict
 
 # RFC 8785 section 3.2.2: the sample input ...
 RFC_SAMPLE_INPUT = r"""{

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.cli import build_parser, main
-from hub.messages import new_document
+from hub.contract.messages import new_document
 
 VECTORS = Path(__file__).resolve().parents[2] / "schemas" / "test-vectors"
 

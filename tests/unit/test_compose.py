@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from hub import names
-from hub.broker_admin import permissions_for
 from hub.config import Settings
-from hub.metrics import HubMetrics
-from hub.registry import load_registry
-from hub.topology import quorum_arguments
+from hub.contract import names
+from hub.contract.registry import load_registry
+from hub.core.broker_admin import permissions_for
+from hub.core.topology import quorum_arguments
+from hub.telemetry.metrics import HubMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
@@ -76,14 +76,14 @@ def test_images_and_commands(services: dict[str, dict[str, Any]]) -> None:
     assert _env(services["hub"])["MAATWERK_HTTP_HOST"] == "0.0.0.0"
     for agency in AGENCIES:
         adapter = services[f"adapter-{agency}"]
-        assert adapter["command"] == ["maatwerk-hub", "adapter", "run", agency]
+        assert adapter["command"] == ["maatwerk-adapter", "run", agency]
         assert _env(adapter)["BACKOFFICE_URL"].startswith(f"http://backoffice-{agency}:")
         assert "backoffice-" + agency in adapter["depends_on"]
         assert services[f"backoffice-{agency}"]["command"] == [
             "python", "-m", "tests.support.backoffice", agency]
-    assert services["municipality"]["command"] == ["maatwerk-hub", "adapter", "run",
+    assert services["municipality"]["command"] == ["maatwerk-adapter", "run",
                                                    "municipality"]
-    assert services["loket"]["command"] == ["maatwerk-hub", "adapter", "run", "loket"]
+    assert services["loket"]["command"] == ["maatwerk-adapter", "run", "loket"]
 
 
 def test_adapters_connect_as_their_own_broker_user(services: dict[str, dict[str, Any]]) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.health import signing_works
-from hub.keys import ensure_dev_keys, load_private_key, private_key_path
-from hub.notary import Notary
-from hub.registry import load_registry
+from hub.contract.keys import ensure_dev_keys, load_private_key, private_key_path
+from hub.contract.notary import Notary
+from hub.contract.registry import load_registry
+from hub.ops.health import signing_works
 
 
 def test_signing_probe(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.messages import Purpose
-from hub.notary import Notary, Thread
-from hub.policy import load_policy
-from hub.registry import load_registry
+from hub.contract.messages import Purpose
+from hub.contract.notary import Notary, Thread
+from hub.contract.policy import load_policy
+from hub.contract.registry import load_registry
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 THREAD = Thread(case_id="ZW-2026-0042", conversation_id=uuid.uuid4(), purpose=Purpose.TIMEOUT,

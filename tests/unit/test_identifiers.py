@@ -1,11 +1,11 @@
-"""BSN, OIN, CBS code and case id validation (hub.identifiers)."""
+"""BSN, OIN, CBS code and case id validation (hub.contract.identifiers)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from hub.identifiers import (
+from hub.contract.identifiers import (
     Bsn,
     CaseId,
     elfproef,

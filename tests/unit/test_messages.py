@@ -1,4 +1,5 @@
-"""The message contract (hub.messages, hub.bodies): categories and refusal reasons."""
+"""The message contract (hub.contract.messages, hub.contract.bodies): categories and refusal
+reasons."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from uuid import uuid4
 
 import pytest
 
-from hub.bodies import CATEGORY_KEY, DataCategory
-from hub.errors import ReasonCode, Refusal
-from hub.messages import MESSAGE_MODELS, MESSAGE_SPECS, Purpose, new_document, parse_message
-from hub.schemas import message_schema
+from hub.contract.bodies import CATEGORY_KEY, DataCategory
+from hub.contract.errors import ReasonCode, Refusal
+from hub.contract.messages import (
+    MESSAGE_MODELS,
+    MESSAGE_SPECS,
+    Purpose,
+    new_document,
+    parse_message,
+)
+from hub.contract.schemas import message_schema
 
 _SIGNATURE = {"alg": "Ed25519", "kid": "AAAAAAAAAAAAAAAAAAAAAA", "value": "A" * 86}
 _CATEGORIES = {c.value for c in DataCategory}

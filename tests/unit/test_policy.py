@@ -10,11 +10,11 @@ from uuid import UUID
 import pytest
 import yaml
 
-from hub.bodies import DataCategory, EscalationRequest, RegisterAnswer, TimeoutRequest
-from hub.errors import ConfigError, PolicyRefusal, ReasonCode
-from hub.messages import Envelope, Purpose, new_document, validate_document
-from hub.policy import Policy, check_policy, field_categories, load_policy
-from hub.registry import Registry, load_registry
+from hub.contract.bodies import DataCategory, EscalationRequest, RegisterAnswer, TimeoutRequest
+from hub.contract.errors import ConfigError, PolicyRefusal, ReasonCode
+from hub.contract.messages import Envelope, Purpose, new_document, validate_document
+from hub.contract.policy import Policy, check_policy, field_categories, load_policy
+from hub.contract.registry import Registry, load_registry
 from tests.helpers import BSN, timeout_request_body
 
 DUMMY_SIGNATURE = {"alg": "Ed25519", "kid": "AAAAAAAAAAAAAAAAAAAAAA", "value": "A" * 86}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.cli import main
-from hub.messages import new_document
+from hub.contract.messages import new_document
 from tests.helpers import BSN, timeout_request_body
 
 

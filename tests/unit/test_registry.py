@@ -1,4 +1,5 @@
-"""Loading the participant registry (hub.registry): the demo, broken files, published keys."""
+"""Loading the participant registry (hub.contract.registry): the demo, broken files, published
+keys."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from hub import keys
-from hub.errors import ConfigError, ReasonCode, Refusal
-from hub.registry import load_registry
+from hub.contract import keys
+from hub.contract.errors import ConfigError, ReasonCode, Refusal
+from hub.contract.registry import load_registry
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

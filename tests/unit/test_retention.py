@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub import audit as a
-from hub import outbox
 from hub.cli import main
-from hub.database import Database, SqliteDatabase, migrate, open_database
-from hub.errors import ConfigError
-from hub.messages import new_document, validate_document
-from hub.notary import encode
-from hub.retention import closed_cases, purge
-from hub.signing import sign_document
-from hub.store import MessageStore, to_ms
+from hub.contract.errors import ConfigError
+from hub.contract.messages import new_document, validate_document
+from hub.contract.notary import encode
+from hub.contract.signing import sign_document
+from hub.state import audit as a
+from hub.state import outbox
+from hub.state.database import Database, SqliteDatabase, migrate, open_database
+from hub.state.retention import closed_cases, purge
+from hub.state.seen import MessageStore, to_ms
 from tests.helpers import timeout_request_body
 
 KEY = b"retention-key"

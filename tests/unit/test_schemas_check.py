@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hub import schemas
 from hub.cli import main
+from hub.contract import schemas
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

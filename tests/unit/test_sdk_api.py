@@ -13,7 +13,7 @@ import adapters.sdk
 from adapters.agencies import PROFILES
 from adapters.agencies.base import add_months
 from adapters.sdk import AdapterSettings, BackOffice, TransientError
-from hub.errors import ConfigError
+from hub.contract.errors import ConfigError
 
 EXPECTED = {
     "AdapterError", "AdapterSettings", "BackOffice", "BackOfficeAnswer", "Delivery", "GiveUp",

@@ -1,4 +1,4 @@
-"""Ed25519 over JCS (hub.signing): round trip, every field covered, kid derivation."""
+"""Ed25519 over JCS (hub.contract.signing): round trip, every field covered, kid derivation."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.canonical import canonicalize
-from hub.errors import ReasonCode, Refusal
-from hub.messages import new_document, validate_document
-from hub.signing import (
+from hub.contract.canonical import canonicalize
+from hub.contract.errors import ReasonCode, Refusal
+from hub.contract.messages import new_document, validate_document
+from hub.contract.signing import (
     b64url,
     b64url_decode,
     kid_for,

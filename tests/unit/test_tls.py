@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hub.errors import ConfigError
-from hub.tls import TlsSettings, connect_kwargs, connect_kwargs_from_env, ssl_context
+from hub.contract.errors import ConfigError
+from hub.contract.tls import TlsSettings, connect_kwargs, connect_kwargs_from_env, ssl_context
 
 
 @dataclass

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from hub import schemas
-from hub.canonical import canonicalize
-from hub.errors import Refusal
-from hub.registry import Registry, load_registry
-from hub.signing import b64url, kid_for
-from hub.verify import verify_message
+from hub.contract import schemas
+from hub.contract.authenticate import verify_message
+from hub.contract.canonical import canonicalize
+from hub.contract.errors import Refusal
+from hub.contract.registry import Registry, load_registry
+from hub.contract.signing import b64url, kid_for
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 VECTORS = SCHEMAS / "test-vectors"
@@ -136,7 +136,7 @@ def test_export_is_deterministic(tmp_path: Path) -> None:
 def test_asyncapi_names_every_message_type() -> None:
     import yaml
 
-    from hub.messages import MESSAGE_SPECS
+    from hub.contract.messages import MESSAGE_SPECS
 
     document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text("utf-8"))
     assert document["asyncapi"] == "3.0.0"

@@ -1,0 +1,95 @@
+"""Service levels (receipt and response deadlines) and per-agency time-out rules.
+
+Read from a YAML file (embedded defaults in ``hub/contract/defaults/agreements.yaml``; override with
+``MAATWERK_AGREEMENTS``). Tests shorten deadlines to seconds through the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hub.contract.errors import ConfigError
+from hub.contract.registry import describe_errors, read_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Duration(_Strict):
+    """Exactly one of seconds, minutes, hours or working_days."""
+
+    seconds: float | None = Field(default=None, gt=0)
+    minutes: float | None = Field(default=None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
+    working_days: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> Duration:
+        given = [v for v in (self.seconds, self.minutes, self.hours, self.working_days) if v]
+        if len(given) != 1:
+            raise ValueError("give exactly one of seconds, minutes, hours, working_days")
+        return self
+
+    def after(self, start: datetime) -> datetime:
+        """The moment this duration after ``start`` (working days skip Saturday and Sunday)."""
+        if self.working_days is None:
+            seconds = (self.seconds or 0) + (self.minutes or 0) * 60 + (self.hours or 0) * 3600
+            return start + timedelta(seconds=seconds)
+        moment, left = start, self.working_days
+        while left:
+            moment += timedelta(days=1)
+            if moment.weekday() < 5:
+                left -= 1
+        return moment
+
+
+class Deadlines(_Strict):
+    receipt: Duration | None = None
+    response: Duration | None = None
+
+
+class DeadlineTable(_Strict):
+    receipt: Duration
+    response: Duration
+    per_participant: dict[str, Deadlines] = Field(default_factory=dict)
+
+
+class TimeoutRule(_Strict):
+    max_months: int = Field(ge=1, le=24)
+    extension_months_with_debt_assistance: int = Field(default=0, ge=0, le=24)
+    rule: str = Field(min_length=1)
+
+
+class TimeoutRules(_Strict):
+    default: TimeoutRule
+    per_agency: dict[str, TimeoutRule] = Field(default_factory=dict)
+
+
+class Agreements(_Strict):
+    version: str
+    deadlines: DeadlineTable
+    timeouts: TimeoutRules
+
+    def receipt_deadline(self, recipient: str) -> Duration:
+        own = self.deadlines.per_participant.get(recipient)
+        return (own.receipt if own else None) or self.deadlines.receipt
+
+    def response_deadline(self, recipient: str) -> Duration:
+        own = self.deadlines.per_participant.get(recipient)
+        return (own.response if own else None) or self.deadlines.response
+
+    def timeout_rule(self, agency: str) -> TimeoutRule:
+        return self.timeouts.per_agency.get(agency, self.timeouts.default)
+
+
+def load_agreements(path: Path | None = None) -> Agreements:
+    source, raw = read_yaml(path, "agreements.yaml")
+    try:
+        return Agreements.model_validate_json(json.dumps(raw))
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(source, raw, exc, "timeouts")) from exc

@@ -1,0 +1,191 @@
+"""The routing pipeline: every inbound message passes these steps, in this order.
+
+1. size limit                      -> ``oversize``
+2. parse (JSON, type, schema)      -> ``malformed_json``, ``unknown_type``, ``schema_violation``
+3. broker identity (AMQP user_id)  -> ``missing_user_id``, ``user_id_mismatch``, ``unknown_sender``
+4. signature (registered key)      -> ``missing_signature``, ``unknown_key``, ``key_revoked``,
+                                      ``key_not_valid``, ``bad_signature``
+5. freshness                       -> ``expired``, ``clock_skew``
+6. duplicate (durable, shared)     -> not an error: the original outcome is answered again;
+                                      ``id_reused`` when another sender used the id
+7. authorisation (registry)        -> ``unauthorised_type``, ``unauthorised_recipient``
+   conversation (answers)          -> ``unknown_conversation``
+   time-out rules (agreements)     -> ``timeout_rule``
+8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
+                                      ``policy_special_category``
+
+Step 9, routing to the recipient's inbox, is the router's (:mod:`hub.core.router`): this module
+decides,
+it does no I/O but the state store. Each step is a small function that passes or raises
+a
+:class:`~hub.contract.errors.Refusal`; :meth:`Pipeline.process` reads top to bottom as the list
+above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hub.contract.agreements import Agreements
+from hub.contract.authenticate import Authentication, Limits, authenticate
+from hub.contract.errors import PolicyRefusal, ReasonCode, Refusal
+from hub.contract.messages import (
+    MESSAGE_SPECS,
+    Envelope,
+    message_id_of,
+)
+from hub.contract.policy import Policy
+from hub.contract.registry import Participant, Registry
+from hub.core.outcomes import (
+    Duplicate,
+    Inbound,
+    OriginalInProgressError,
+    Outcome,
+    Refuse,
+    Route,
+)
+from hub.core.timeout_rules import check_timeout_rules
+from hub.state.seen import ANSWERABLE, PROCESSING, MessageRecord, MessageStore
+from hub.state.timeouts import TimeoutTable
+
+Clock = Callable[[], datetime]
+
+
+# -- the steps ---------------------------------------------------------------------------------
+
+async def check_duplicate(
+    store: MessageStore, envelope: Envelope, inbound: Inbound, now: datetime
+) -> MessageRecord | None:
+    """Claim the id; return the earlier record when this id was already handled or is in hand.
+
+    A *redelivered* message whose claim is still ``processing`` belonged to a hub that died before
+    deciding: it is taken over (returns None) so nothing is lost. A first delivery that finds a
+    claim in progress is a copy published twice; the other copy is decided elsewhere.
+    """
+    claim = await store.claim(envelope, now)
+    if claim.new:
+        return None
+    if claim.record.sender != envelope.sender:
+        raise Refusal(ReasonCode.ID_REUSED, "this message id is used by another sender")
+    if claim.record.status == PROCESSING and inbound.redelivered:
+        return None
+    return claim.record
+
+
+def authorise(envelope: Envelope, sender: Participant, registry: Registry) -> Participant:
+    """The sender may send this type; the recipient exists and may receive it."""
+    if envelope.type not in sender.sends:
+        raise Refusal(ReasonCode.UNAUTHORISED_TYPE, f"{sender.id} may not send {envelope.type}")
+    recipient = registry.get(envelope.recipient)
+    if recipient is None:
+        raise Refusal(ReasonCode.UNAUTHORISED_RECIPIENT, f"{envelope.recipient} is not registered")
+    if envelope.type not in recipient.receives:
+        raise Refusal(
+            ReasonCode.UNAUTHORISED_RECIPIENT, f"{recipient.id} does not receive {envelope.type}"
+        )
+    return recipient
+
+
+async def check_conversation(store: MessageStore, envelope: Envelope) -> None:
+    """An answer must answer a message the hub routed between the same two parties, in the same
+    case and conversation, of a type it may answer."""
+    spec = MESSAGE_SPECS[envelope.type]
+    if envelope.in_reply_to is None or not spec.replies_to:
+        return
+    original = await store.get(envelope.in_reply_to)
+    if original is not None and original.status == PROCESSING:
+        # The recipient answered between our confirmed publish and our record of it: a few
+        # milliseconds. Try again shortly rather than refuse a genuine answer.
+        raise OriginalInProgressError(f"{original.id} is still being routed")
+    if original is None or original.status not in ANSWERABLE:
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"in_reply_to {envelope.in_reply_to} names no message routed by the hub")
+    expected = (original.sender, original.recipient) if spec.follows_up else (
+        original.recipient, original.sender)
+    if (envelope.sender, envelope.recipient) != expected:
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"message {original.id} is not between {envelope.sender} and "
+                      f"{envelope.recipient} in this direction")
+    if (original.conversation_id, original.case_id) != (envelope.conversation_id,
+                                                       envelope.case_id):
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"message {original.id} belongs to another case or conversation")
+    if "*" not in spec.replies_to and original.type not in spec.replies_to:
+        raise Refusal(ReasonCode.UNKNOWN_CONVERSATION,
+                      f"{envelope.type} cannot answer {original.type}")
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+PipelineSettings = Limits  # steps 1 and 5 are the pipeline's only numbers
+
+
+class Pipeline:
+    def __init__(
+        self, *, registry: Registry, policy: Policy, agreements: Agreements,
+        store: MessageStore, settings: PipelineSettings, clock: Clock,
+    ) -> None:
+        self.agreements = agreements
+        self.registry = registry
+        self.policy = policy
+        self.store = store
+        self.timeouts = TimeoutTable(store.db)
+        self.settings = settings
+        self.clock = clock
+
+    async def process(self, inbound: Inbound) -> Outcome:
+        """Run the steps in order; the first refusal ends it."""
+        now = self.clock()
+        state = _State(inbound, self.registry)
+        try:
+            auth = authenticate(inbound.body, inbound.user_id, self.registry, now,
+                                limits=self.settings, into=state.auth)
+            envelope, sender, document = _authenticated(auth)
+            original = await check_duplicate(self.store, envelope, inbound, now)
+            if original is not None:
+                return Duplicate(envelope=envelope, sender=sender, original=original)
+            state.claimed = True
+            recipient = authorise(envelope, sender, self.registry)
+            await check_conversation(self.store, envelope)
+            await check_timeout_rules(self.timeouts, envelope, self.agreements)
+            decision = self.policy.evaluate(envelope, document, recipient, now)
+        except Refusal as refusal:
+            return state.refuse(refusal, self.policy.version)
+        return Route(envelope=envelope, body=inbound.body, sender=sender, recipient=recipient,
+                     policy_version=decision.version, rule=decision.rule)
+
+
+def _authenticated(auth: Authentication) -> tuple[Envelope, Participant, dict[str, Any]]:
+    if auth.envelope is None or auth.sender is None or auth.document is None:
+        raise RuntimeError("authenticate() returned without envelope, sender or document")
+    return auth.envelope, auth.sender, auth.document
+
+
+class _State:
+    """What the pipeline learned before it stopped, to word the refusal."""
+
+    def __init__(self, inbound: Inbound, registry: Registry) -> None:
+        self.inbound = inbound
+        self.registry = registry
+        self.auth = Authentication()
+        self.claimed = False
+
+    def refuse(self, refusal: Refusal, policy_version: str) -> Refuse:
+        policy = refusal if isinstance(refusal, PolicyRefusal) else None
+        notify = self.registry.by_broker_user(self.inbound.user_id or "")
+        envelope = self.auth.envelope
+        return Refuse(
+            reason=refusal.reason,
+            detail=refusal.detail,
+            message_id=envelope.id if envelope else (
+                message_id_of(self.auth.document) if self.auth.document else None
+            ),
+            notify=notify if notify is not None and notify.kind != "hub" else None,
+            envelope=envelope,
+            claimed=self.claimed,
+            rule=policy.rule if policy else None,
+            field_paths=tuple(policy.field_paths) if policy else (),
+            policy_version=policy_version if policy else None,
+        )

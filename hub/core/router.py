@@ -1,0 +1,291 @@
+"""Step 9 and the broker side: consume the hub queue, act on the pipeline's outcome, then ack.
+
+Why *publish with confirm, then record, then ack* is the safe order:
+
+- The inbound message is acknowledged last. Until then the broker keeps it; if this process dies
+  at any point, the broker redelivers it (``redelivered`` set) to this or another replica.
+- We publish to the recipient's inbox and wait for the broker's confirm before anything else: after
+  the confirm the message is safely in a quorum queue. Recording "routed" before the confirm could
+  mark as routed a message that never arrived, and the redelivery would then be swallowed as a
+  duplicate: a silent loss.
+- We record the outcome before the ack, so a redelivery after the ack-less crash finds "routed" and
+  is answered as a duplicate instead of being routed again.
+- The one window left, a crash between confirm and record, delivers the message twice with the
+  same ``message_id``; the adapter SDK drops the second copy. Duplicates are recoverable, losses
+  are not: that is the trade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from aiormq.exceptions import AMQPError
+
+from hub.contract import names
+from hub.contract.messages import Envelope, utc_iso
+from hub.contract.notary import Notary, notice_id
+from hub.contract.registry import Participant
+from hub.core import audit_entries
+from hub.core.outcomes import (
+    Duplicate,
+    Inbound,
+    OriginalInProgressError,
+    Outcome,
+    Refuse,
+    Route,
+)
+from hub.core.pipeline import Clock, Pipeline
+from hub.state import outbox
+from hub.state.database import StoreUnavailableError
+from hub.state.ledger import Ledger
+from hub.state.seen import REFUSED, MessageStore
+from hub.telemetry.metrics import HubMetrics
+
+log = logging.getLogger("maatwerk.router")
+
+TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError)
+LocalHandler = Callable[[Route], Awaitable[None]]
+
+
+class Router:
+    """Turns pipeline outcomes into confirmed publishes, records and acks."""
+
+    def __init__(
+        self, *, pipeline: Pipeline, ledger: Ledger, notary: Notary, metrics: HubMetrics,
+        clock: Clock, replica: str, on_health: Callable[[bool], None] = lambda ok: None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.ledger = ledger
+        self.store = MessageStore(ledger.db)
+        self.replica = replica
+        self.notary = notary
+        self.metrics = metrics
+        self.clock = clock
+        self.on_health = on_health
+        self.local_handlers: dict[str, LocalHandler] = {"register.query": self._answer_register}
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._deliver: AbstractExchange | None = None
+        self._dead: AbstractExchange | None = None
+
+    async def bind(self, channel: AbstractChannel) -> None:
+        """Use ``channel`` (publisher confirms on, returns raise) for every publish."""
+        self._deliver = await channel.get_exchange(names.DELIVER_EXCHANGE)
+        self._dead = await channel.get_exchange(names.DEAD_LETTER_EXCHANGE)
+
+    # -- consuming -----------------------------------------------------------------------------
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        """Consumer callback: process, act, ack; transient failures are retried, never acked."""
+        start = time.perf_counter()
+        self.metrics.received.inc()
+        self.metrics.in_flight.inc()
+        self._active += 1
+        self._idle.clear()
+        try:
+            inbound = Inbound(body=message.body, user_id=message.user_id,
+                              redelivered=bool(message.redelivered))
+            await self._with_retry(inbound)
+            await message.ack()
+        except Exception:
+            log.exception("unexpected failure; message returned to the queue (delivery limit "
+                          "dead-letters a poison message)")
+            await message.nack(requeue=True)
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.latency.observe(time.perf_counter() - start)
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait until no message is in hand (graceful shutdown); False when time ran out."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _with_retry(self, inbound: Inbound) -> None:
+        """Handle ``inbound``; on a transient failure try again, for as long as it takes.
+
+        A retry may find this very message's claim from the failed attempt: it takes it over
+        exactly as it would after a redelivery.
+        """
+        delay = 0.02
+        while True:
+            try:
+                await self._handle(inbound)
+                self.on_health(True)
+                return
+            except OriginalInProgressError as exc:
+                log.debug("answer before its original was recorded, retrying: %s", exc)
+            except TRANSIENT as exc:
+                self.metrics.retries.inc()
+                self.on_health(False)
+                log.warning("transient failure, retrying in %.2fs: %s", delay, exc)
+            inbound = replace(inbound, redelivered=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _handle(self, inbound: Inbound) -> None:
+        outcome: Outcome = await self.pipeline.process(inbound)
+        if isinstance(outcome, Route):
+            await self._route(outcome)
+        elif isinstance(outcome, Duplicate):
+            await self._duplicate(outcome, inbound)
+        else:
+            await self._refuse(outcome, inbound)
+
+    # -- the three outcomes ---------------------------------------------------------------------
+
+    async def _route(self, route: Route) -> None:
+        envelope = route.envelope
+        local = self.local_handlers.get(envelope.type) if route.recipient.kind == "hub" else None
+        if local is not None:
+            await local(route)
+        else:
+            await self._publish(route.recipient.id, route.body, envelope, {
+                "x-maatwerk-policy-version": route.policy_version,
+                "x-maatwerk-rule": route.rule,
+            })
+        fulfilled = await self.ledger.record_routed(
+            envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
+            raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key))
+        self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
+        for answer in fulfilled:
+            self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
+                answer.seconds)
+        log.debug("routed", extra={"event": "routed", "trace_id": envelope.conversation_id.hex,
+                                   "message_id": str(envelope.id),
+                                  "type": envelope.type, "sender": envelope.sender,
+                                  "recipient": envelope.recipient, "rule": route.rule})
+
+    async def _refuse(self, refuse: Refuse, inbound: Inbound) -> None:
+        headers = {
+            names.HEADER_REASON: refuse.reason.value,
+            names.HEADER_DETAIL: refuse.detail[:1000],
+            names.HEADER_SOURCE: "hub",
+            "x-maatwerk-user-id": inbound.user_id or "",
+        }
+        await self._publish_dead(inbound.body, refuse, headers)
+        if refuse.notify is not None:
+            await self._notify_refused(refuse, refuse.notify)
+        entry = audit_entries.entry_for_refusal(refuse, inbound.body, self.ledger.audit.hash_key)
+        async with self.ledger.db.transaction() as tx:
+            if refuse.claimed and refuse.message_id is not None:
+                await MessageStore(tx).decide(
+                    refuse.message_id, REFUSED, reason=refuse.reason.value,
+                    policy_version=refuse.policy_version, rule=refuse.rule,
+                    decided_at=self.clock())
+            await self.ledger.audit.append(entry, tx)
+        self.metrics.refused.labels(refuse.reason.value).inc()
+        trace = refuse.envelope.conversation_id.hex if refuse.envelope else ""
+        log.info("refused", extra={"event": "refused", "trace_id": trace,
+                                   "reason": refuse.reason.value,
+                                   "message_id": str(refuse.message_id or ""),
+                                   "notified": refuse.notify.id if refuse.notify else ""})
+
+    async def _duplicate(self, duplicate: Duplicate, inbound: Inbound) -> None:
+        original = duplicate.original
+        body: dict[str, Any] = {
+            "original_message_id": str(original.id),
+            "original_outcome": "in_progress" if original.status == "processing" else (
+                "refused" if original.status == REFUSED else "routed"),
+        }
+        if original.reason:
+            body["reason_code"] = original.reason
+        if original.decided_at:
+            body["decided_at"] = utc_iso(original.decided_at)
+        envelope, raw = self.notary.sign(
+            type="notice.duplicate", recipient=duplicate.sender.id, body=body, now=self.clock(),
+            about=duplicate.envelope, message_id=notice_id("duplicate", original.id),
+        )
+        await self._publish(duplicate.sender.id, raw, envelope, {})
+        await self.ledger.audit.append(audit_entries.entry_for_duplicate(
+            duplicate, inbound.body, self.ledger.audit.hash_key))
+        self.metrics.duplicates.inc()
+
+    # -- hub's own answers ----------------------------------------------------------------------
+
+    async def _notify_refused(self, refuse: Refuse, to: Participant) -> None:
+        body: dict[str, Any] = {
+            "refused_message_id": str(refuse.message_id) if refuse.message_id else None,
+            "reason_code": refuse.reason.value,
+            "detail": refuse.detail[:2000],
+            "field_paths": list(refuse.field_paths),
+        }
+        if refuse.rule:
+            body["rule"] = refuse.rule
+        if refuse.policy_version:
+            body["policy_version"] = refuse.policy_version
+        about = refuse.envelope if refuse.envelope and refuse.envelope.sender == to.id else None
+        envelope, raw = self.notary.sign(
+            type="notice.refused", recipient=to.id, body=body, now=self.clock(), about=about,
+            message_id=notice_id("refused", refuse.message_id) if refuse.message_id else None,
+        )
+        await self._publish(to.id, raw, envelope, {})
+
+    async def _answer_register(self, route: Route) -> None:
+        query = route.envelope.body
+        ids = set(getattr(query, "participant_ids", None) or [])
+        kinds = set(getattr(query, "kinds", None) or [])
+        entries = [
+            {"id": p.id, "name": p.name, "kind": p.kind,
+             "contact_point": p.contact.contact_point, "email": p.contact.email,
+             "phone": p.contact.phone}
+            for p in self.notary.registry.document.participants
+            if p.kind != "hub" and (not ids or p.id in ids) and (not kinds or p.kind in kinds)
+        ]
+        envelope, raw = self.notary.sign(
+            type="register.answer", recipient=route.sender.id, body={"entries": entries},
+            now=self.clock(), about=route.envelope,
+            message_id=notice_id("register.answer", route.envelope.id),
+        )
+        await self._publish(route.sender.id, raw, envelope, {})
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    async def flush_outbox(self) -> int:
+        """Publish the hub's queued messages (reminders, overdue notices, time-out ends)."""
+        sent = 0
+        for item in await outbox.claim_pending(self.ledger.db, self.replica):
+            await self._publish_raw(item.recipient, item.body, item.id, item.type,
+                                    {"x-maatwerk-sender": self.notary.hub_id})
+            await outbox.mark_sent(self.ledger.db, item.id)
+            self.metrics.hub_messages.labels(item.type).inc()
+            sent += 1
+        return sent
+
+    async def _publish(
+        self, recipient: str, body: bytes, envelope: Envelope, headers: dict[str, Any]
+    ) -> None:
+        await self._publish_raw(recipient, body, str(envelope.id), envelope.type,
+                                {"x-maatwerk-sender": envelope.sender, **headers})
+
+    async def _publish_raw(self, recipient: str, body: bytes, message_id: str, type_name: str,
+                           headers: dict[str, Any]) -> None:
+        """Persistent, mandatory, confirmed publish to ``recipient``'s inbox."""
+        assert self._deliver is not None, "bind() first"
+        message = aio_pika.Message(
+            body, message_id=message_id, type=type_name, content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
+        )
+        await self._deliver.publish(message, routing_key=recipient, mandatory=True)
+
+    async def _publish_dead(self, body: bytes, refuse: Refuse, headers: dict[str, Any]) -> None:
+        assert self._dead is not None, "bind() first"
+        message = aio_pika.Message(
+            body, message_id=str(refuse.message_id) if refuse.message_id else None,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
+        )
+        await self._dead.publish(message, routing_key="refused")

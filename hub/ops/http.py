@@ -1,0 +1,66 @@
+"""The hub's HTTP endpoints (Starlette, served by uvicorn): metrics and health for operators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.ops.console import Console
+from hub.ops.status import CaseStatus
+from hub.state.ledger import Expectation
+from hub.telemetry.metrics import HubMetrics
+
+
+class Views(Protocol):
+    """What the HTTP endpoints read from the hub's state."""
+
+    async def case(self, case_id: str) -> CaseStatus: ...
+
+    async def overdue(self) -> list[Expectation]: ...
+
+
+def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
+              views: Views, console: Console | None = None) -> Starlette:
+    """``/metrics``, ``/healthz`` (the process lives), ``/readyz`` (every check is green),
+    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; with ``console`` also the
+    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`)."""
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = readiness()
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    async def case(request: Request) -> Response:
+        status = await views.case(request.path_params["case_id"])
+        code = 200 if status.messages else 404
+        return Response(status.model_dump_json(), status_code=code,
+                        media_type="application/json")
+
+    async def overdue(request: Request) -> Response:
+        items = [{"message_id": i.message_id, "message_type": i.message_type,
+                  "case_id": i.case_id, "awaited": i.awaited, "late_participant": i.recipient,
+                  "sender": i.sender, "deadline": i.deadline.isoformat(),
+                  "escalated_at": i.escalated_at.isoformat() if i.escalated_at else None}
+                 for i in await views.overdue()]
+        return JSONResponse({"overdue": items})
+
+    return Starlette(routes=[
+        Route("/metrics", metrics_endpoint),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/cases/{case_id}", case),
+        Route("/overdue", overdue),
+        *(console.routes() if console is not None else []),
+    ])

@@ -1,0 +1,68 @@
+"""The deadline watcher: every few seconds, in every hub replica.
+
+One tick: remind on missed deadlines, escalate second misses to the Maatwerkloket, start and end
+time-outs, refresh the gauges, and publish what the outbox holds. Every decision is a conditional
+update in the shared state, so replicas can tick at the same time without doubling a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from hub.core.router import TRANSIENT, Router
+from hub.state import timeouts
+from hub.state.ledger import Ledger
+from hub.telemetry.metrics import HubMetrics
+
+log = logging.getLogger("maatwerk.watcher")
+
+
+class Watcher:
+    def __init__(self, *, ledger: Ledger, router: Router, metrics: HubMetrics,
+                 clock: Callable[[], datetime], interval: float,
+                 after_tick: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.after_tick = after_tick
+        self.ledger = ledger
+        self.router = router
+        self.metrics = metrics
+        self.clock = clock
+        self.interval = interval
+
+    async def tick(self) -> None:
+        now = self.clock()
+        reminded = await self.ledger.remind_due(now)
+        escalated = await self.ledger.escalate_due(now)
+        ended = await timeouts.advance(self.ledger.db, self.ledger.notary, self.ledger.audit,
+                                       now)
+        await self._gauges(now)
+        sent = await self.router.flush_outbox()
+        if self.after_tick is not None:
+            await self.after_tick()
+        if reminded or escalated or ended or sent:
+            log.info("watcher tick", extra={"event": "tick", "reminded": reminded,
+                                            "escalated": escalated, "ended": ended, "sent": sent})
+
+    async def _gauges(self, now: datetime) -> None:
+        for gauge, items in ((self.metrics.overdue, await self.ledger.overdue()),
+                             (self.metrics.late, await self.ledger.late(now))):
+            gauge.clear()
+            for item in items:
+                gauge.labels(item.recipient).inc()
+        self.metrics.active_timeouts.clear()
+        for agency, count in (await timeouts.count_active(self.ledger.db)).items():
+            self.metrics.active_timeouts.labels(agency).set(count)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except TRANSIENT as exc:
+                log.warning("watcher tick failed, will retry: %s", exc)
+            except Exception:
+                log.exception("watcher tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)

@@ -1,0 +1,123 @@
+"""What the hub remembers about each authenticated message: the record behind dedupe and ledger.
+
+A row is *claimed* (status ``processing``) before the message is routed and gets its outcome
+(``routed`` or ``refused``) after the broker confirmed the publish. Only messages whose sender was
+authenticated (broker identity and signature) are recorded, so nobody can block another
+participant's message id by sending a forgery with it first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from hub.contract.messages import Envelope
+from hub.state.database import Database, Row
+
+# The status of a message row, in the order it can move. Only this module writes the column.
+PROCESSING = "processing"  # claimed; being decided
+ROUTED = "routed"  # published to the recipient's inbox and confirmed
+REFUSED = "refused"  # refused with a reason code
+DELIVERED = "delivered"  # the recipient's receipt came back
+PROCESSED = "processed"  # the recipient's answer came back
+ANSWERABLE = (ROUTED, DELIVERED, PROCESSED)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: UUID
+    type: str
+    sender: str
+    recipient: str
+    case_id: str
+    conversation_id: UUID
+    in_reply_to: UUID | None
+    status: str
+    reason: str | None
+    policy_version: str | None
+    rule: str | None
+    received_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> MessageRecord:
+        return cls(
+            id=UUID(row["id"]),
+            type=row["type"],
+            sender=row["sender"],
+            recipient=row["recipient"],
+            case_id=row["case_id"],
+            conversation_id=UUID(row["conversation_id"]),
+            in_reply_to=UUID(row["in_reply_to"]) if row["in_reply_to"] else None,
+            status=row["status"],
+            reason=row["reason"],
+            policy_version=row["policy_version"],
+            rule=row["rule"],
+            received_at=from_ms(row["received_at"]) or datetime.now(UTC),
+            decided_at=from_ms(row["decided_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The result of claiming a message id: ``new`` is False when the id was seen before."""
+
+    new: bool
+    record: MessageRecord
+
+
+class MessageStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(self, envelope: Envelope, received_at: datetime) -> Claim:
+        """Record the id as being processed, unless it is known; return the (existing) record."""
+        values: list[Any] = [
+            str(envelope.id), envelope.type, envelope.sender, envelope.recipient,
+            envelope.case_id, str(envelope.conversation_id),
+            str(envelope.in_reply_to) if envelope.in_reply_to else None,
+            PROCESSING, to_ms(received_at),
+        ]
+        inserted = await self.db.fetch(
+            "INSERT INTO messages (id, type, sender, recipient, case_id, conversation_id, "
+            "in_reply_to, status, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            *values,
+        )
+        if inserted:
+            return Claim(new=True, record=MessageRecord(
+                id=envelope.id, type=envelope.type, sender=envelope.sender,
+                recipient=envelope.recipient, case_id=envelope.case_id,
+                conversation_id=envelope.conversation_id, in_reply_to=envelope.in_reply_to,
+                status=PROCESSING, reason=None, policy_version=None, rule=None,
+                received_at=received_at, decided_at=None))
+        record = await self.get(envelope.id)
+        assert record is not None  # inserted before; rows are never deleted here
+        return Claim(new=False, record=record)
+
+    async def decide(
+        self, message_id: UUID, status: str, *, reason: str | None = None,
+        policy_version: str | None = None, rule: str | None = None,
+        decided_at: datetime | None = None,
+    ) -> None:
+        """Record the outcome of a claimed message."""
+        await self.db.execute(
+            "UPDATE messages SET status = $2, reason = $3, policy_version = $4, rule = $5, "
+            "decided_at = $6 WHERE id = $1",
+            str(message_id), status, reason, policy_version, rule,
+            to_ms(decided_at or datetime.now(UTC)),
+        )
+
+    async def get(self, message_id: UUID) -> MessageRecord | None:
+        row = await self.db.fetchone("SELECT * FROM messages WHERE id = $1", str(message_id))
+        return MessageRecord.from_row(row) if row else None
