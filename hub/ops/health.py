@@ -67,13 +67,16 @@ async def probe(*, notary: Notary, registry: Registry, policy: Policy, db: Datab
                 now: datetime) -> dict[str, bool]:
     """Every deep check, by name."""
     key_expiry(registry, metrics, now)
-    return {
+    checks = {
         "registry": bool(registry.participants),
         "policy": bool(policy.version),
         "signing": signing_works(notary, registry, now),
         "state": await state_accepts_writes(db, replica, now),
         "audit": audit.healthy and await audit.check_tail(),
     }
+    for name, ok in checks.items():
+        metrics.check.labels(name).set(1 if ok else 0)
+    return checks
 
 
 def _any_other(registry: Registry) -> str:

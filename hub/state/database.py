@@ -317,6 +317,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
         "checked_at BIGINT NOT NULL)",
     ]),
+    (5, "hub_leases (which replica exports the database-wide gauges); audit_checkpoints "
+        "(signed audit heads)", [
+        "CREATE TABLE IF NOT EXISTS hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+        "expires_at BIGINT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            seq BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            kid TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+    ]),
 ]
 
 
