@@ -1,0 +1,1 @@
+"""Isolated environments on the real broker for tests, benchmarks and the demo."""
