@@ -252,6 +252,7 @@ def hub_environment(env: BenchEnv, state_url: str, *, prefetch: int = 64,
         "MAATWERK_PREFETCH": str(prefetch),
         "MAATWERK_LOG_LEVEL": log_level,
         "MAATWERK_DELIVERY_LIMIT": str(DELIVERY_LIMIT),
+        "MAATWERK_HASH_KEY": os.environ.get("MAATWERK_HASH_KEY") or "bench-hash-key-of-this-run",
     }
 
 

@@ -33,9 +33,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_AGREEMENTS": ("(embedded defaults)", "deadlines and time-out rules YAML file"),
     "MAATWERK_WATCH_SECONDS": ("5", "how often the deadline watcher and outbox run"),
     "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
-    "MAATWERK_HASH_KEY": ("(dev key)", "secret for keyed hashes of personal data in logs"),
+    "MAATWERK_HASH_KEY": ("(dev key; required outside --dev-keys)",
+                          "secret for keyed hashes of personal data in logs and audit"),
     **TLS_VARIABLES,
 }
+
+
+DEV_HASH_KEY = "maatwerk-dev-hash-key"
+MIN_HASH_KEY_CHARS = 16
 
 
 def _int(env: Mapping[str, str], name: str) -> int:
@@ -88,9 +93,21 @@ class Settings:
             prefetch=_int(env, "MAATWERK_PREFETCH"),
             delivery_limit=_int(env, "MAATWERK_DELIVERY_LIMIT"),
             log_level=env.get("MAATWERK_LOG_LEVEL", "INFO").upper(),
-            hash_key=env.get("MAATWERK_HASH_KEY", "maatwerk-dev-hash-key").encode(),
+            hash_key=(env.get("MAATWERK_HASH_KEY") or DEV_HASH_KEY).encode(),
             tls=TlsSettings.from_env(env),
         )
+
+
+def require_own_hash_key(settings: Settings) -> None:
+    """Outside the dev mode the hub needs its own MAATWERK_HASH_KEY (a ConfigError otherwise)."""
+    key = settings.hash_key.decode(errors="replace")
+    if key == DEV_HASH_KEY:
+        raise ConfigError("MAATWERK_HASH_KEY is not set: the hub refuses to hash personal data "
+                          "with the public dev key; set a long random secret (e.g. openssl rand "
+                          "-hex 32) or run with --dev-keys for development")
+    if len(key) < MIN_HASH_KEY_CHARS:
+        raise ConfigError(f"MAATWERK_HASH_KEY is {len(key)} characters: use at least "
+                          f"{MIN_HASH_KEY_CHARS} (a long random secret)")
 
 
 def describe_variables() -> str:

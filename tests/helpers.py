@@ -114,6 +114,7 @@ def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.
         "MAATWERK_STATE_URL": settings.state_url,
         "MAATWERK_HTTP_PORT": "0",
         "MAATWERK_LOG_LEVEL": "WARNING",
+        "MAATWERK_HASH_KEY": os.environ.get("MAATWERK_HASH_KEY") or "test-hash-key-of-this-run",
     }
     with log.open("ab") as handle:
         return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,

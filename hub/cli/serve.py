@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 
-from hub.config import Settings
+from hub.config import Settings, require_own_hash_key
 from hub.contract.errors import ConfigError
 from hub.contract.keys import ensure_dev_keys
 from hub.contract.registry import load_registry
@@ -32,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(maatwerk-hub --help lists it).",
     )
     run.add_argument("--dev-keys", action="store_true",
-                     help="generate a key pair for every registry participant that has none")
+                     help="development mode: generate a key pair for every registry participant "
+                     "that has none, and allow the dev MAATWERK_HASH_KEY (without this flag the "
+                     "hub refuses to start without its own MAATWERK_HASH_KEY)")
     run.set_defaults(handler=_run)
 
     topo = sub.add_parser("topology", help="declare exchanges, queues, users and permissions")
@@ -61,6 +63,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    if not args.dev_keys:
+        require_own_hash_key(settings)
     configure_logging(settings.log_level)
     if args.dev_keys:
         ids = [p.id for p in load_registry(settings.registry_path).document.participants]

@@ -1,7 +1,8 @@
 """The deadline watcher: every few seconds, in every hub replica.
 
 One tick: remind on missed deadlines, escalate second misses to the Maatwerkloket, start and end
-time-outs, refresh the gauges, and publish what the outbox holds. Every decision is a conditional
+time-outs, refresh the gauges, sign an audit checkpoint when one is due, and publish what the
+outbox holds. Every decision is a conditional
 update in the shared state, so replicas can tick at the same time without doubling a message.
 
 The overdue, late and active time-out gauges count the whole database, not one replica's work:
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from hub.core.router import TRANSIENT, Router
-from hub.state import leases, timeouts
+from hub.state import checkpoints, leases, timeouts
 from hub.state.ledger import Ledger
 from hub.telemetry.metrics import HubMetrics
 
@@ -38,6 +39,8 @@ class Watcher:
         self.replica = replica or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_seconds = max(3 * interval, 15.0)
         """A dead leader's gauges move to another replica within this time."""
+        self.checkpoint_seconds = checkpoints.EVERY_SECONDS
+        """How often the audit head is signed while the chain grows."""
         self.ledger = ledger
         self.router = router
         self.metrics = metrics
@@ -51,6 +54,8 @@ class Watcher:
         ended = await timeouts.advance(self.ledger.db, self.ledger.notary, self.ledger.audit,
                                        now)
         await self._gauges(now)
+        await checkpoints.due(self.ledger.audit, self.ledger.notary.hub_id,
+                              self.ledger.notary.countersign, now, self.checkpoint_seconds)
         sent = await self.router.flush_outbox()
         if self.after_tick is not None:
             await self.after_tick()

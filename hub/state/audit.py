@@ -338,6 +338,11 @@ class AuditLog:
         row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")
         return (int(row["seq"]), row["hash"]) if row else None
 
+    async def hash_at(self, seq: int) -> str | None:
+        """The stored hash of record ``seq`` (for the signed checkpoints), or None."""
+        row = await self.db.fetchone("SELECT hash FROM audit_log WHERE seq = $1", seq)
+        return str(row["hash"]) if row else None
+
     async def verify(self, page: int = 1000) -> VerifyResult:
         """Walk the chain in seq order: recompute every hash and every link, then the head."""
         head = await self.head()

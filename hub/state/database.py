@@ -325,6 +325,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             seq BIGINT PRIMARY KEY,
             hash TEXT NOT NULL,
             time BIGINT NOT NULL,
+            hub TEXT NOT NULL,
             kid TEXT NOT NULL,
             signature TEXT NOT NULL
         )""",
