@@ -15,6 +15,7 @@ from hub.config import Settings
 from hub.contract.agreements import DeadlineTable, Duration, load_agreements
 from hub.contract.registry import Registry
 from hub.service import HubService
+from hub.state import checkpoints
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import timeout_request_body, wait_for
 
@@ -55,6 +56,9 @@ async def test_two_replicas_on_postgresql_export_overdue_once(
     replicas: Callable[[], Any], client: ClientFactory
 ) -> None:
     hubs: list[HubService] = [await replicas(), await replicas()]
+    for hub in hubs:  # sign the audit head on every tick that finds it moved
+        assert hub.watcher is not None
+        hub.watcher.checkpoint_seconds = 0.0
     gm, svb, loket = await client("gm0193"), await client("svb"), await client("loket")
     overdue: list[Delivery] = []
 
@@ -91,3 +95,10 @@ async def test_two_replicas_on_postgresql_export_overdue_once(
     await wait_for(lambda: samples(follower, "maatwerk_gauges_leader")[()] == 1, timeout=15)
     await wait_for(lambda: samples(follower, "maatwerk_overdue") == {
         (("participant", "svb"),): 3.0}, timeout=15)
+
+    # Meanwhile both replicas' watchers signed the audit head: every checkpoint verifies.
+    assert follower.audit is not None
+    signed = await checkpoints.stored(follower.audit.db)
+    assert signed and signed[-1].seq > 3
+    for checkpoint in signed:
+        assert await checkpoints.check(checkpoint, follower.audit, follower.registry) is None
