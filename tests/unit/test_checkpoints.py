@@ -62,7 +62,7 @@ async def rebuild_chain(db: Database, seq: int, **changes: str) -> None:
     await db.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", prev)
 
 
-# -- checkpoints ------------------------------------------------------------------------------------
+# -- checkpoints ----------------------------------------------------------------------------------
 
 async def test_a_chain_rewritten_before_a_checkpoint_is_detected(
     db: Database, notary: Notary, hub_registry: Registry
@@ -177,7 +177,7 @@ def test_cli_export_and_verify_detect_a_rewritten_chain(
     assert "not an audit checkpoint" in capsys.readouterr().err
 
 
-# -- the hash key -----------------------------------------------------------------------------------
+# -- the hash key ---------------------------------------------------------------------------------
 
 def test_outside_dev_mode_the_hub_needs_its_own_hash_key(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
