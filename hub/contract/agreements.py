@@ -13,12 +13,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.contract.errors import ConfigError
 from hub.contract.registry import describe_errors, read_yaml
-
 
 # Working days are counted on the Dutch calendar: Monday to Friday, less the public holidays that
 # the ``holidays`` package knows for the Netherlands (Nieuwjaarsdag, Goede Vrijdag, Pasen,
