@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -41,7 +40,7 @@ async def replicas(hub_settings: Settings, registry: Registry, clock: FakeClock,
     started: list[HubService] = []
 
     async def start() -> HubService:
-        service = HubService(replace(hub_settings, state_url=pg_url), registry=registry,
+        service = HubService(hub_settings.replace(state_url=pg_url), registry=registry,
                              clock=clock, agreements=agreements)
         await service.start()
         started.append(service)

@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
@@ -79,10 +79,11 @@ def broker(keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture
 async def hub(broker: Broker, tmp_path: Path) -> AsyncIterator[HubService]:
-    settings = replace(Settings.from_env({}), amqp_url=broker.node.amqps_url(),
-                       tls=broker.tls("maatwerk-hub"), keys_dir=broker.keys_dir,
-                       state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", http_port=0,
-                       watch_seconds=0.5)
+    tls = broker.tls("maatwerk-hub")
+    settings = Settings.from_env({}).replace(
+        amqp_url=broker.node.amqps_url(), tls_ca=tls.ca, tls_cert=tls.cert, tls_key=tls.key,
+        keys_dir=broker.keys_dir, state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        http_port=0, watch_seconds=0.5)
     service = HubService(settings, registry=broker.registry)
     await service.start()
     yield service
