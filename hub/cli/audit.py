@@ -129,7 +129,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _read_checkpoint(path: Path) -> checkpoints.Checkpoint:
     try:
         return checkpoints.Checkpoint.from_document(json.loads(path.read_text()))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ConfigError) as exc:
         raise ConfigError(f"--checkpoint {path}: {exc}") from None
 
 

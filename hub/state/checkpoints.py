@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.contract.errors import Refusal
+from hub.contract.errors import ConfigError, Refusal
 from hub.contract.messages import utc_iso
 from hub.contract.registry import Registry
 from hub.contract.signing import ALG, verify_document
@@ -38,10 +38,6 @@ EVERY_SECONDS = 300.0
 """How often the hub signs the head while the chain grows."""
 
 Signer = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is not a checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +61,14 @@ class Checkpoint:
     def from_document(cls, document: Any) -> Checkpoint:
         try:
             if document["type"] != TYPE:
-                raise CheckpointError(f"type is {document['type']!r}, not {TYPE!r}")
+                raise ConfigError(f"not an audit checkpoint: type {document['type']!r}")
             signature = document["signature"]
             return cls(seq=int(document["seq"]), hash=str(document["hash"]),
                        time=datetime.fromisoformat(str(document["time"]).replace("Z", "+00:00")),
                        hub=str(document["hub"]), kid=str(signature["kid"]),
                        signature=str(signature["value"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"not an audit checkpoint: {exc}") from None
+            raise ConfigError(f"not an audit checkpoint: {exc}") from None
 
 
 async def latest(db: Database) -> Checkpoint | None:
