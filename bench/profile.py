@@ -159,7 +159,8 @@ async def steps(args: argparse.Namespace) -> None:
 
         for prepared in messages:
             user = registry.get(prepared.sender).broker_user  # type: ignore[union-attr]
-            inbound = Inbound(body=prepared.body, user_id=user)
+            inbound = Inbound(body=prepared.body, user_id=user,
+                              message_id=parse_document(prepared.body).get("id"))
             now = datetime.now(UTC)
             marks: list[tuple[str, float, float]] = [("", time.perf_counter(),
                                                        time.process_time())]

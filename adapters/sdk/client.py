@@ -120,6 +120,16 @@ class Delivery:
         return document
 
 
+def _envelope_id(body: bytes) -> str | None:
+    """The ``id`` of a JSON message, when the bytes are one and have a string id."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
 Reply = dict[str, Any] | None
 Handler = Callable[[Delivery], Awaitable[Reply]]
 GiveUp = Callable[[Delivery, TransientError], Awaitable[Reply]]
@@ -235,8 +245,11 @@ class HubClient:
         """Publish bytes as they are (tests use it for malformed input); confirm awaited.
 
         ``user_id`` defaults to this participant's broker user; pass None to leave it out.
+        ``message_id`` defaults to the envelope id the bytes carry (the hub refuses any other).
         """
         assert self._inbound is not None, "connect() first"
+        if message_id is None:
+            message_id = _envelope_id(body)
         await self._inbound.publish(
             aio_pika.Message(
                 body, message_id=message_id, content_type="application/json",

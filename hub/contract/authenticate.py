@@ -3,6 +3,7 @@
 1. size limit                      -> ``oversize``
 2. parse (JSON, type, schema)      -> ``malformed_json``, ``unknown_type``, ``schema_violation``
 3. broker identity (AMQP user_id)  -> ``missing_user_id``, ``user_id_mismatch``, ``unknown_sender``
+   AMQP message_id = envelope id    -> ``message_id_mismatch``
 4. signature (registered key)      -> ``missing_signature``, ``unknown_key``, ``key_revoked``,
                                       ``key_not_valid``, ``bad_signature``
 5. freshness                       -> ``expired``, ``clock_skew``
@@ -71,6 +72,17 @@ def check_broker_identity(
     return sender
 
 
+def check_message_id(message_id: str | None, document: dict[str, Any]) -> None:
+    """Step 3: the AMQP ``message_id`` property is the envelope ``id``, character for character."""
+    if message_id != document.get("id"):
+        shown = "not set" if not message_id else repr(message_id[:64])
+        raise Refusal(
+            ReasonCode.MESSAGE_ID_MISMATCH,
+            f"the AMQP message_id ({shown}) must equal the envelope id",
+            field_paths=["/id"],
+        )
+
+
 def check_signature(
     document: dict[str, Any], envelope: Envelope, registry: Registry, now: datetime
 ) -> None:
@@ -105,9 +117,12 @@ def check_freshness(envelope: Envelope, now: datetime, skew_seconds: int) -> Non
 def authenticate(
     raw: bytes, broker_user: str | None, registry: Registry, now: datetime, *,
     limits: Limits | None = None, check_identity: bool = True,
-    into: Authentication | None = None,
+    into: Authentication | None = None, message_id: str | None = None,
 ) -> Authentication:
-    """Run steps 1-5 on ``raw``; return what they established or raise the first Refusal."""
+    """Run steps 1-5 on ``raw``; return what they established or raise the first Refusal.
+
+    ``message_id`` is the AMQP property; with ``check_identity`` it must equal the envelope id.
+    """
     limits = limits or Limits()
     result = into if into is not None else Authentication()
     check_size(raw, limits.max_message_bytes)
@@ -115,6 +130,7 @@ def authenticate(
     result.envelope = envelope = validate_document(document, raw)
     if check_identity:
         result.sender = check_broker_identity(broker_user, envelope, registry)
+        check_message_id(message_id, document)
     check_signature(document, envelope, registry, now)
     if not check_identity:
         result.sender = registry.get(envelope.sender)
