@@ -19,9 +19,23 @@ SIGNATURE_RULE = (
     "revoked."
 )
 ENVELOPE_RULES = (
-    "Rules beyond this schema: expires_at is after created_at; sender and recipient differ; "
-    "a BSN passes the elfproef (weights 9..2, -1) and is not 000000000; case_id holds no run of "
-    "8 or more digits. " + SIGNATURE_RULE
+    "Rules this schema cannot carry are listed under x-maatwerk.rules (id, field paths, one "
+    "sentence, reason code): expires_at after created_at, sender differs from recipient, the "
+    "BSN elfproef, the agreed maximum lifetime. " + SIGNATURE_RULE
+)
+RECEIPT_ID_RULE = (
+    "The receipt's id is the UUID version 5 (RFC 9562) with the received message's id as "
+    "namespace and the name 'receipt' (UTF-8); a business answer's id is UUID v5 with the same "
+    "namespace and the answer's type as name, e.g. 'timeout.response'. The receipt answers "
+    "(in_reply_to) the received id, within the same case_id and conversation_id."
+)
+EXTENSIONS_RULE = (
+    "The schemas use two annotation keywords of their own, x-maatwerk (per message type: "
+    "purposes, receipt and answers, listed rules) and x-data-category (per body field). "
+    "Validators ignore unknown keywords by default; a strict one must be told: with ajv, "
+    "ajv.addKeyword('x-maatwerk') and ajv.addKeyword('x-data-category') (or new Ajv({strict: "
+    "false})); with everit or networknt (Java) and JsonSchema.Net (C#) they are annotations "
+    "and need nothing."
 )
 
 Files = dict[str, bytes]

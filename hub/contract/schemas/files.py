@@ -8,26 +8,13 @@ from hub.contract.errors import ConfigError
 from hub.contract.schemas.asyncapi import asyncapi_document
 from hub.contract.schemas.common import GENERATED, Files, yaml_bytes
 from hub.contract.schemas.json_schema import json_schema_files
+from hub.contract.schemas.readmes import schemas_readme
 from hub.contract.schemas.vectors import vector_files
-
-_SCHEMAS_README = """\
-# schemas/
-
-{generated}
-
-- `json/<type>.schema.json`: JSON Schema (draft 2020-12) of each message type; every body field
-  carries `x-data-category`. `json/registry.schema.json`: the participant registry.
-- `asyncapi.yaml`: AsyncAPI 3.0.0 description of the broker topology and the messages.
-- `test-vectors/`: keys, signed messages, refusals and JCS examples; see its README.
-
-Regenerate with `maatwerk-hub schemas export`; `maatwerk-hub schemas check` fails when this
-directory differs from what the code would generate.
-"""
 
 
 def render() -> Files:
     """Every generated file: relative POSIX path -> exact bytes."""
-    files: Files = {"README.md": _SCHEMAS_README.format(generated=GENERATED).encode("utf-8")}
+    files: Files = {"README.md": schemas_readme().encode("utf-8")}
     files.update(json_schema_files())
     files["asyncapi.yaml"] = yaml_bytes(asyncapi_document(), GENERATED)
     files.update(vector_files())

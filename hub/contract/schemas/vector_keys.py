@@ -82,8 +82,12 @@ KEY1 = TestKey("key1", "gm0193", "maatwerk-hub test vector key 1")
 KEY2 = TestKey("key2", "gm0193", "maatwerk-hub test vector key 2", revoked_at=KEY2_REVOKED_AT)
 KEY3 = TestKey("key3", None, "maatwerk-hub test vector key 3")
 KEY4 = TestKey("key4", "cjib", "maatwerk-hub test vector key 4")
-TEST_KEYS = (KEY1, KEY2, KEY3, KEY4)
-_VECTOR_PARTICIPANTS = ("hub", "loket", "cjib", "gm0193")
+KEY5 = TestKey("key5", "loket", "maatwerk-hub test vector key 5")
+KEY6 = TestKey("key6", "let", "maatwerk-hub test vector key 6")
+KEY7 = TestKey("key7", "hub", "maatwerk-hub test vector key 7")
+TEST_KEYS = (KEY1, KEY2, KEY3, KEY4, KEY5, KEY6, KEY7)
+SIGNING_KEYS = {"gm0193": KEY1, "cjib": KEY4, "loket": KEY5, "let": KEY6, "hub": KEY7}
+_VECTOR_PARTICIPANTS = ("hub", "loket", "let", "cjib", "duo", "gm0193")
 
 def vector_registry() -> dict[str, Any]:
     """The registry of the vectors: the demo entries of a few participants, keys inline."""
@@ -105,7 +109,8 @@ def keys_file() -> dict[str, Any]:
         "description": (
             "Fixed Ed25519 test keys: seed = SHA-256 of seed_text (UTF-8). For tests only; "
             "never use them anywhere else. key1 and key2 belong to gm0193 (key2 is revoked), "
-            "key4 to cjib; key3 is registered for nobody."
+            "key4 to cjib, key5 to loket, key6 to let, key7 to the hub; key3 is registered for "
+            "nobody."
         ),
         "keys": [k.published() for k in TEST_KEYS],
     }

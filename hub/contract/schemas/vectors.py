@@ -6,13 +6,17 @@ import copy
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any
-from uuid import UUID
+
+import yaml
 
 from hub.contract.canonical import canonicalize
 from hub.contract.errors import ReasonCode
-from hub.contract.messages import Purpose, new_document, utc_iso
-from hub.contract.schemas.common import GENERATED, SIGNATURE_RULE, Files, json_bytes, yaml_bytes
+from hub.contract.messages import Purpose, utc_iso
+from hub.contract.registry import strip_extensions
+from hub.contract.schemas.common import GENERATED, Files, json_bytes, yaml_bytes
+from hub.contract.schemas.readmes import vectors_readme
 from hub.contract.schemas.vector_keys import (
     CREATED,
     KEY1,
@@ -20,6 +24,7 @@ from hub.contract.schemas.vector_keys import (
     KEY2_REVOKED_AT,
     KEY3,
     KEY4,
+    KEY7,
     KEY_NOT_BEFORE,
     SKEW_SECONDS,
     VERIFY_DELAY,
@@ -27,95 +32,15 @@ from hub.contract.schemas.vector_keys import (
     keys_file,
     vector_registry,
 )
+from hub.contract.schemas.vector_messages import (
+    document,
+    fixed_id,
+    hub_documents,
+    timeout_request,
+    timeout_response_body,
+    valid_documents,
+)
 from hub.contract.signing import b64url, sign_document, signing_input
-
-
-def _fixed_id(n: int) -> UUID:
-    return UUID(f"00000000-0000-4000-8000-{n:012d}")
-
-
-def _document(
-    type_name: str, *, n: int, sender: str, recipient: str, body: dict[str, Any],
-    conversation: int, created: datetime = CREATED, in_reply_to: int | None = None,
-    purpose: Purpose | None = None, case_id: str = "ZW-2026-0042",
-) -> dict[str, Any]:
-    document = new_document(
-        type=type_name, sender=sender, recipient=recipient, case_id=case_id, body=body,
-        purpose=purpose, conversation_id=_fixed_id(conversation),
-        in_reply_to=None if in_reply_to is None else _fixed_id(in_reply_to), created_at=created,
-    )
-    document["id"] = str(_fixed_id(n))
-    return document
-
-
-def _timeout_request(n: int = 1, created: datetime = CREATED, bsn: str = "123456782") -> Any:
-    return _document(
-        "timeout.request", n=n, sender="gm0193", recipient="cjib", conversation=101,
-        created=created,
-        body={
-            "bsn": bsn,
-            "references": {"cjib_payment_references": ["1234567890123456"]},
-            "requested_from": "2026-12-01",
-            "requested_months": 4,
-            "reason_code": "debt_assistance_started",
-            "scope": ["collection", "surcharges"],
-            "debt_assistance_started": True,
-        },
-    )
-
-
-def _valid_documents() -> list[tuple[str, str, TestKey, dict[str, Any]]]:
-    """(file stem, description, signing key, unsigned document) of every valid vector."""
-    response_created = CREATED + timedelta(minutes=30)
-    return [
-        ("01-timeout.request", "Municipality gm0193 asks CJIB for a time-out (key1).", KEY1,
-         _timeout_request()),
-        ("02-timeout.response", "CJIB accepts the time-out (key4); in_reply_to names 01.", KEY4,
-         _document(
-             "timeout.response", n=2, sender="cjib", recipient="gm0193", conversation=101,
-             in_reply_to=1, created=response_created,
-             body={
-                 "outcome": "accepted",
-                 "effective_from": "2026-12-01",
-                 "effective_until": "2027-03-31",
-                 "paused_scope": ["collection", "surcharges"],
-                 "contact": {
-                     "name": "Maatwerkfunctionaris CJIB",
-                     "email": "maatwerk@cjib.example",
-                     "phone": "+31 58 000 0006",
-                 },
-             },
-         )),
-        ("03-escalation.request",
-         "gm0193 escalates to the Maatwerkloket (key1); free text with non-ASCII characters, a "
-         "quote and a newline exercises JCS string escaping.", KEY1,
-         _document(
-             "escalation.request", n=3, sender="gm0193", recipient="loket", conversation=103,
-             case_id="ZW-2026-0043",
-             body={
-                 "bsn": "111222333",
-                 "municipality": "GM0193",
-                 "problem_areas": ["debts", "allowances", "housing"],
-                 "agencies_involved": ["belastingdienst", "cjib"],
-                 "urgency": "urgent",
-                 "situation_summary": (
-                     "Huurachterstand van €1.250; \"noodstop\" bij CJIB loopt.\n"
-                     "Overleg met café-eigenaar — werkgever — gepland."
-                 ),
-                 "contact": {
-                     "name": "Maatwerkfunctionaris Zwolle",
-                     "email": "maatwerk@zwolle.example",
-                     "phone": "+31 38 000 0007",
-                 },
-             },
-         )),
-        ("04-receipt", "gm0193 confirms it durably took CJIB's response 02 (key1).", KEY1,
-         _document(
-             "receipt", n=4, sender="gm0193", recipient="cjib", conversation=101, in_reply_to=2,
-             purpose=Purpose.TIMEOUT, created=response_created + timedelta(seconds=2),
-             body={"received_at": "2026-11-23T10:30:01.250Z"},
-         )),
-    ]
 
 
 def _verify_at(document: dict[str, Any]) -> str:
@@ -147,56 +72,158 @@ def _sign_claiming(document: dict[str, Any], key: TestKey, claimed_kid: str) -> 
     return signed
 
 
-def _invalid_vectors() -> list[tuple[str, dict[str, Any]]]:
-    """(file stem, vector) of every invalid vector."""
+def _invalid_cases() -> list[tuple[str, str, dict[str, Any] | str, str, ReasonCode]]:
     verify_at = utc_iso(CREATED + VERIFY_DELAY)
-    tampered = sign_document(_timeout_request(n=11), KEY1.private)
+    tampered = sign_document(timeout_request(n=11), KEY1.private)
     tampered["body"]["requested_months"] = 12
     expired_created = datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
     early_created = datetime(2025, 12, 15, 10, 0, tzinfo=UTC)
-    unknown_type = _timeout_request(n=19)
+    unknown_type = timeout_request(n=19)
     unknown_type["type"] = "timeout.pause"
-    cases: list[tuple[str, str, dict[str, Any], str, ReasonCode]] = [
+
+    def signed(doc: dict[str, Any], key: TestKey = KEY1) -> dict[str, Any]:
+        return sign_document(doc, key.private)
+
+    def request(n: int, **body: Any) -> dict[str, Any]:
+        return signed(timeout_request(n=n, **body))
+
+    def changed(doc: dict[str, Any], **envelope: Any) -> dict[str, Any]:
+        return {**doc, **envelope}
+
+    answer = fixed_id(1)
+    response = document("timeout.response", id=fixed_id(42), sender="cjib", recipient="gm0193",
+                        conversation=101, in_reply_to=answer, created=CREATED,
+                        body={"outcome": "accepted"})
+    until_before = document(
+        "timeout.response", id=fixed_id(43), sender="cjib", recipient="gm0193",
+        conversation=101, in_reply_to=answer, created=CREATED,
+        body=timeout_response_body(effective_until="2026-11-30"))
+    declined = document("timeout.response", id=fixed_id(44), sender="cjib", recipient="gm0193",
+                        conversation=101, in_reply_to=answer, created=CREATED,
+                        body={"outcome": "declined"})
+    backwards = timeout_request(n=45)
+    backwards["expires_at"] = utc_iso(CREATED - timedelta(minutes=1))
+    too_long = timeout_request(n=50)
+    too_long["expires_at"] = utc_iso(CREATED + timedelta(days=31))
+    to_self = timeout_request(n=48)
+    to_self["recipient"] = "gm0193"
+    unknown_sender = timeout_request(n=52)
+    unknown_sender["sender"] = "gm9999"
+    bridging = document("bridging.decision", id=fixed_id(53), sender="gm0193",
+                        recipient="loket", conversation=153, body={
+                            "loket_reference": "MWL-1", "decision": "prefinance",
+                            "amount_cents": 100, "creditor_kind": "other",
+                            "referred_to_let": False})
+    answer_to_loket = document(
+        "register.answer", id=fixed_id(55), sender="hub", recipient="loket", conversation=155,
+        in_reply_to=fixed_id(54), purpose=Purpose.COORDINATION, body={"entries": []})
+    duplicate_key = json.dumps(signed(timeout_request(n=51)), ensure_ascii=False)
+    duplicate_key = duplicate_key.replace('"type": ', '"type": "timeout.request", "type": ', 1)
+    r = ReasonCode
+    return [
         ("01-tampered-field",
          "Signed with key1, then body.requested_months changed from 4 to 12.",
-         tampered, verify_at, ReasonCode.BAD_SIGNATURE),
+         tampered, verify_at, r.BAD_SIGNATURE),
         ("02-wrong-key",
          "signature.kid names key1 of gm0193, but the value was made with key3.",
-         _sign_claiming(_timeout_request(n=12), KEY3, KEY1.kid), verify_at,
-         ReasonCode.BAD_SIGNATURE),
-        ("03-unknown-key",
-         "Correctly signed with key3, which is not registered for gm0193.",
-         sign_document(_timeout_request(n=13), KEY3.private), verify_at,
-         ReasonCode.UNKNOWN_KEY),
-        ("04-revoked-key",
-         f"Correctly signed with key2 of gm0193, revoked at {KEY2_REVOKED_AT}.",
-         sign_document(_timeout_request(n=14), KEY2.private), verify_at,
-         ReasonCode.KEY_REVOKED),
-        ("05-expired",
-         "Correctly signed with key1, but verify_at is after expires_at.",
-         sign_document(_timeout_request(n=15, created=expired_created), KEY1.private),
-         verify_at, ReasonCode.EXPIRED),
+         _sign_claiming(timeout_request(n=12), KEY3, KEY1.kid), verify_at, r.BAD_SIGNATURE),
+        ("03-unknown-key", "Correctly signed with key3, which is not registered for gm0193.",
+         signed(timeout_request(n=13), KEY3), verify_at, r.UNKNOWN_KEY),
+        ("04-revoked-key", f"Correctly signed with key2 of gm0193, revoked at {KEY2_REVOKED_AT}.",
+         signed(timeout_request(n=14), KEY2), verify_at, r.KEY_REVOKED),
+        ("05-expired", "Correctly signed with key1, but verify_at is after expires_at.",
+         signed(timeout_request(n=15, created=expired_created)), verify_at, r.EXPIRED),
         ("06-bad-bsn",
-         "BSN 123456789 fails the elfproef; signed after the change, so only the schema fails.",
-         sign_document(_timeout_request(n=16, bsn="123456789"), KEY1.private), verify_at,
-         ReasonCode.SCHEMA_VIOLATION),
+         "BSN 123456789 fails the elfproef (listed rule bsn-elfproef); signed after the change.",
+         request(16, bsn="123456789"), verify_at, r.SCHEMA_VIOLATION),
         ("07-key-not-valid",
          f"Signed with key1, but created_at lies before the key's not_before {KEY_NOT_BEFORE}.",
-         sign_document(_timeout_request(n=17, created=early_created), KEY1.private),
-         utc_iso(early_created + VERIFY_DELAY), ReasonCode.KEY_NOT_VALID),
+         signed(timeout_request(n=17, created=early_created)),
+         utc_iso(early_created + VERIFY_DELAY), r.KEY_NOT_VALID),
         ("08-clock-skew",
          f"created_at lies 10 minutes after verify_at; more than the {SKEW_SECONDS} s allowed.",
-         sign_document(_timeout_request(n=18), KEY1.private),
-         utc_iso(CREATED - timedelta(minutes=10)), ReasonCode.CLOCK_SKEW),
-        ("09-unknown-type",
-         "type 'timeout.pause' is not a message type (signed after the change).",
-         sign_document(unknown_type, KEY1.private), verify_at, ReasonCode.UNKNOWN_TYPE),
+         signed(timeout_request(n=18)), utc_iso(CREATED - timedelta(minutes=10)), r.CLOCK_SKEW),
+        ("09-unknown-type", "type 'timeout.pause' is not a message type (signed after the change).",
+         signed(unknown_type), verify_at, r.UNKNOWN_TYPE),
+        ("42-timeout.response-accepted-without-dates",
+         "An accepted time-out without effective_from, effective_until, paused_scope (if/then).",
+         signed(response, KEY4), verify_at, r.SCHEMA_VIOLATION),
+        ("43-timeout.response-until-before-from",
+         "effective_until lies before effective_from (listed rule "
+         "effective-until-not-before-from).", signed(until_before, KEY4), verify_at,
+         r.SCHEMA_VIOLATION),
+        ("44-timeout.response-declined-without-reason",
+         "A declined time-out without reason_code (if/then).", signed(declined, KEY4), verify_at,
+         r.SCHEMA_VIOLATION),
+        ("45-expires-before-created",
+         "expires_at lies before created_at (listed rule expires-after-created).",
+         signed(backwards), verify_at, r.SCHEMA_VIOLATION),
+        ("46-bsn-zeros", "BSN 000000000 passes the elfproef arithmetic but is no BSN (not const).",
+         request(46, bsn="000000000"), verify_at, r.SCHEMA_VIOLATION),
+        ("47-case-id-digits", "case_id holds a run of 8 digits (not pattern).",
+         signed(changed(timeout_request(n=47), case_id="ZW-12345678")), verify_at,
+         r.SCHEMA_VIOLATION),
+        ("48-sender-is-recipient",
+         "gm0193 sends to itself (listed rule sender-not-recipient).", signed(to_self),
+         verify_at, r.SCHEMA_VIOLATION),
+        ("49-integer-with-fraction", "requested_months 4.5 is not an integer.",
+         request(49, requested_months=4.5), verify_at, r.SCHEMA_VIOLATION),
+        ("50-lifetime-exceeded",
+         "expires_at 31 days after created_at; the agreed maximum is 30 days (listed rule "
+         "max-lifetime).", signed(too_long), verify_at, r.LIFETIME_EXCEEDED),
+        ("51-duplicate-key",
+         "message_text repeats the key 'type': not a JSON text the hub accepts.",
+         duplicate_key, verify_at, r.MALFORMED_JSON),
+        ("52-unknown-sender", "sender gm9999 is not in the registry (signed with key1).",
+         signed(unknown_sender), verify_at, r.UNKNOWN_SENDER),
+        ("53-unauthorised-type", "gm0193 may not send bridging.decision (registry: sends).",
+         signed(bridging), verify_at, r.UNAUTHORISED_TYPE),
+        ("54-unauthorised-recipient", "loket does not receive timeout.request (registry).",
+         request(54, recipient="loket"), verify_at, r.UNAUTHORISED_RECIPIENT),
+        ("55-policy-no-rule",
+         "No policy rule lets register.answer reach the loket (deny by default).",
+         signed(answer_to_loket, KEY7), verify_at, r.POLICY_NO_RULE),
+        ("56-policy-field-not-allowed",
+         "A time-out request to DUO with CJIB's payment references: rule timeout-request-duo "
+         "does not allow /body/references/cjib_payment_references.",
+         request(56, recipient="duo"), verify_at, r.POLICY_FIELD_NOT_ALLOWED),
+        ("57-policy-special-category",
+         "A time-out request to CJIB with health_context: refused, never stripped.",
+         request(57, health_context="In behandeling bij de GGZ."), verify_at,
+         r.POLICY_SPECIAL_CATEGORY),
+        ("58-timeout-rule", "12 months asked of CJIB, whose noodstop lasts at most 4 (+8).",
+         request(58, requested_months=12, debt_assistance_started=False), verify_at,
+         r.TIMEOUT_RULE),
+        ("59-oversize",
+         f"A valid message of more than max_message_bytes ({OVERSIZE_LIMIT}) bytes as "
+         "message_text.", json.dumps(request(59, situation_summary="x" * OVERSIZE_LIMIT)),
+         verify_at, r.OVERSIZE),
     ]
-    return [
-        (stem, {"description": description, "message": message, "verify_at": at,
-                "expected_reason": reason.value})
-        for stem, description, message, at, reason in cases
-    ]
+
+
+OVERSIZE_LIMIT = 2048  # the oversize vector's own limit; the hub's default is 256 KiB
+# Reasons a check needs the registry's sends/receives, the policy or the agreements for: they
+# come from the pipeline (steps 7 and 8), after steps 1-6.
+PIPELINE_REASONS = frozenset({
+    ReasonCode.UNAUTHORISED_TYPE, ReasonCode.UNAUTHORISED_RECIPIENT, ReasonCode.POLICY_NO_RULE,
+    ReasonCode.POLICY_FIELD_NOT_ALLOWED, ReasonCode.POLICY_SPECIAL_CATEGORY,
+    ReasonCode.TIMEOUT_RULE, ReasonCode.LIFETIME_EXCEEDED,
+})
+
+
+def _invalid_vectors() -> list[tuple[str, dict[str, Any]]]:
+    """(file stem, vector) of every invalid vector."""
+    result = []
+    for stem, description, message, at, reason in _invalid_cases():
+        vector: dict[str, Any] = {"description": description}
+        vector["message" if isinstance(message, dict) else "message_text"] = message
+        vector["verify_at"] = at
+        vector["expected_reason"] = reason.value
+        vector["step"] = "pipeline" if reason in PIPELINE_REASONS else "verify"
+        if reason is ReasonCode.OVERSIZE:
+            vector["max_message_bytes"] = OVERSIZE_LIMIT
+        result.append((stem, vector))
+    return result
 
 
 CANONICALIZATION_CASES: tuple[tuple[str, str], ...] = (
@@ -238,73 +265,32 @@ def _canonicalization() -> dict[str, Any]:
     }
 
 
-_VECTORS_README = """\
-# Test vectors for the Maatwerk Hub message contract
+WITHOUT_RULE = "register-answer-loket"
 
-{generated}
 
-These files let a team in any language check its JSON canonicalisation (RFC 8785, JCS), its
-Ed25519 signing and its refusal reasons against the hub, using nothing but these files.
+def vector_policy() -> dict[str, Any]:
+    """The default policy less one rule, so that policy_no_rule has a vector (with the default
+    policy every pair the registry allows has a rule)."""
+    text = resources.files("hub.contract.defaults").joinpath("policy.yaml").read_text("utf-8")
+    policy = strip_extensions(yaml.safe_load(text))
+    policy["version"] = f"{policy['version']}-vectors"
+    policy["rules"] = [r for r in policy["rules"] if r["id"] != WITHOUT_RULE]
+    return dict(policy)
 
-## Files
-
-- `keys.json`: fixed Ed25519 test keys. `seed_hex` is the 32-byte private seed
-  (SHA-256 of `seed_text`), `private_key_pkcs8_pem` the same key as PKCS#8 PEM, `public_key`
-  the raw 32-byte public key in base64url without padding, `kid` its key id. Test keys only.
-- `registry.yaml`: the participant registry the vectors are checked against (schema:
-  `../json/registry.schema.json`). gm0193 has key1 (valid) and key2 (revoked
-  {revoked_at}); cjib has key4; key3 is registered for nobody.
-- `canonicalization.json`: JCS examples (including the published RFC 8785 examples).
-- `valid/NN-<type>.json`: signed messages that must verify.
-- `invalid/NN-<case>.json`: messages that must be refused with `expected_reason`.
-
-## The signature rule
-
-{signature_rule}
-
-## How to check your implementation
-
-1. **Canonicalisation.** For each case in `canonicalization.json`, parse `input_json_text`,
-   canonicalise it and compare your UTF-8 bytes with `canonical_utf8_hex` (`canonical` is the
-   same text, for reading).
-2. **Signing input.** For each file in `valid/`: take `message`, remove `signature.value` (keep
-   `signature.alg` and `signature.kid`), canonicalise the whole object and compare the bytes with
-   `signing_input` (UTF-8) and their SHA-256 with `signing_input_sha256`.
-3. **Verification.** Decode `signature` (base64url, no padding, 64 bytes) and `public_key`
-   (32 bytes) and verify the Ed25519 signature over the signing input. Check that `kid` equals
-   base64url(SHA-256(public key)[:16]) without padding, and equals `message.signature.kid`.
-4. **Signing.** Load the key named by `key` from `keys.json` (seed or PEM), sign the signing
-   input yourself and compare with `signature`: Ed25519 is deterministic, so the bytes are equal.
-5. **Refusals.** For each file in `invalid/`, run your full check at the moment `verify_at`
-   with a clock-skew allowance of {skew} seconds, using `registry.yaml`, in this order, and
-   compare the first failure with `expected_reason`:
-   1. the message validates against `../json/<type>.schema.json` plus the rules in its
-      description (an unknown `type` gives `unknown_type`; anything else `schema_violation`);
-   2. the key `signature.kid` is registered for `sender` (`unknown_key`), not revoked at
-      `verify_at` (`key_revoked`) and valid at `created_at` (`key_not_valid`);
-   3. the signature verifies with that key (`bad_signature`);
-   4. `verify_at` is before `expires_at` (`expired`) and `created_at` is at most {skew}
-      seconds after `verify_at` (`clock_skew`).
-   Every file in `valid/` passes all of these at its `verify_at`.
-
-The hub itself runs the same checks in `hub.verify.verify_message`; its test suite
-(`tests/unit/test_vectors.py`) runs every file here.
-"""
 
 def vector_files() -> Files:
     prefix = "test-vectors/"
+    defaults = resources.files("hub.contract.defaults")
     files: Files = {
-        f"{prefix}README.md": _VECTORS_README.format(
-            generated=GENERATED, revoked_at=KEY2_REVOKED_AT, signature_rule=SIGNATURE_RULE,
-            skew=SKEW_SECONDS,
-        ).encode("utf-8"),
+        f"{prefix}README.md": vectors_readme().encode("utf-8"),
         f"{prefix}keys.json": json_bytes(keys_file()),
         f"{prefix}registry.yaml": yaml_bytes(vector_registry(), GENERATED),
+        f"{prefix}policy.yaml": yaml_bytes(vector_policy(), GENERATED),
+        f"{prefix}agreements.yaml": defaults.joinpath("agreements.yaml").read_bytes(),
         f"{prefix}canonicalization.json": json_bytes(_canonicalization(), ascii_only=True),
     }
-    for stem, description, key, document in _valid_documents():
-        files[f"{prefix}valid/{stem}.json"] = json_bytes(_valid_vector(description, key, document))
+    for stem, description, key, doc in valid_documents() + hub_documents():
+        files[f"{prefix}valid/{stem}.json"] = json_bytes(_valid_vector(description, key, doc))
     for stem, vector in _invalid_vectors():
         files[f"{prefix}invalid/{stem}.json"] = json_bytes(vector)
     return files
-
