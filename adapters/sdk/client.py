@@ -380,6 +380,18 @@ class HubClient:
             del self._active[envelope.id]
             done.set()
 
+    async def _answer_time(self, message_id: UUID) -> datetime:
+        """When this message's receipt and answer are made: recorded on first handling, so that
+        a receipt or answer sent again after a crash is byte for byte the same message (the hub
+        refuses the same id with other content as ``id_conflict``)."""
+        assert self._handled is not None
+        recorded = await self._handled.recall(message_id, "answer-time")
+        if recorded is not None:
+            return datetime.fromisoformat(json.loads(recorded))
+        moment = utc_iso(self.clock())
+        await self._handled.remember(message_id, "answer-time", json.dumps(moment))
+        return datetime.fromisoformat(moment)
+
     async def _process_once(self, message: AbstractIncomingMessage, document: dict[str, Any],
                             envelope: Envelope, handler: Handler) -> None:
         assert self._handled is not None
@@ -389,7 +401,8 @@ class HubClient:
             return
         delivery = Delivery(envelope=envelope, document=document, raw=message.body,
                             redelivered=bool(message.redelivered), me=self.id,
-                            created_at=self.clock(), journal=self._handled)
+                            created_at=await self._answer_time(envelope.id),
+                            journal=self._handled)
         await self._send_receipt(delivery)
         try:
             handled, reply = await self._handle(delivery, handler)

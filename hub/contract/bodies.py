@@ -22,6 +22,7 @@ from uuid import UUID
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -29,7 +30,7 @@ from pydantic import (
 )
 
 from hub.contract.errors import ReasonCode, RuleError
-from hub.contract.identifiers import Bsn, CbsCode, ParticipantId, WholeNumber
+from hub.contract.identifiers import Bsn, CbsCode, ParticipantId, WholeNumber, whole_number
 
 
 class DataCategory(StrEnum):
@@ -67,6 +68,8 @@ class Body(BaseModel):
 
 
 C = DataCategory
+# Constraint inside the type, so that it holds (and is published) also as ``Cents | None``.
+Cents = Annotated[int, Field(ge=0), BeforeValidator(whole_number)]
 FreeText = str
 _TEXT = {"min_length": 1, "max_length": 4000}
 
@@ -199,7 +202,7 @@ class LetReferral(Body):
     agencies_involved: list[ParticipantId] = field(C.OPERATIONAL, min_length=1)
     problem_areas: list[ProblemArea] = field(C.OPERATIONAL, min_length=1)
     question: FreeText = field(C.FREE_TEXT, **_TEXT)
-    bridging_amount_cents: WholeNumber | None = field(C.FINANCIAL, default=None, ge=0)
+    bridging_amount_cents: Cents | None = field(C.FINANCIAL, default=None)
 
 
 class LetDecision(Body):
