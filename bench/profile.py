@@ -120,7 +120,13 @@ async def steps(args: argparse.Namespace) -> None:
     from hub.contract.policy import load_policy
     from hub.core.audit_entries import entry_for_route
     from hub.core.outcomes import Inbound, Route
-    from hub.core.pipeline import authorise, check_conversation, check_duplicate
+    from hub.core.pipeline import (
+        authorise,
+        check_conversation,
+        check_duplicate,
+        check_lifetime,
+        content_hash,
+    )
     from hub.core.timeout_rules import check_timeout_rules
     from hub.state.audit import AuditLog
     from hub.state.database import migrate as migrate_db
@@ -159,8 +165,7 @@ async def steps(args: argparse.Namespace) -> None:
 
         for prepared in messages:
             user = registry.get(prepared.sender).broker_user  # type: ignore[union-attr]
-            inbound = Inbound(body=prepared.body, user_id=user,
-                              message_id=parse_document(prepared.body).get("id"))
+            inbound = Inbound(body=prepared.body, user_id=user)
             now = datetime.now(UTC)
             marks: list[tuple[str, float, float]] = [("", time.perf_counter(),
                                                        time.process_time())]
@@ -178,7 +183,10 @@ async def steps(args: argparse.Namespace) -> None:
             mark("check_signature (JCS + Ed25519)")
             check_freshness(envelope, now, 300)
             mark("check_freshness")
-            await check_duplicate(store, envelope, inbound, now)
+            check_lifetime(envelope, agreements)
+            digest = content_hash(document)
+            mark("check_lifetime, content_hash (JCS + SHA-256)")
+            await check_duplicate(store, envelope, inbound, now, digest)
             mark("check_duplicate (claim: INSERT + SELECT)")
             recipient = authorise(envelope, sender, registry)
             mark("authorise")

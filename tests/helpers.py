@@ -124,7 +124,7 @@ def amqp_id(raw: bytes) -> str | None:
     """The AMQP message_id a correct publisher sets: the envelope id, when the bytes have one."""
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = document.get("id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else None

@@ -124,7 +124,7 @@ def _envelope_id(body: bytes) -> str | None:
     """The ``id`` of a JSON message, when the bytes are one and have a string id."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = document.get("id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else None
