@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.contract.errors import ReasonCode, RuleError
+from hub.contract.errors import ReasonCode, rule_error
 from hub.contract.identifiers import Bsn, CbsCode, ParticipantId, WholeNumber, whole_number
 
 
@@ -250,18 +250,18 @@ class TimeoutResponse(Body):
         # the date comparison, which it lists as a rule it cannot express.
         if self.outcome is TimeoutOutcome.DECLINED:
             if self.reason_code is None:
-                raise RuleError("a declined time-out needs a reason_code", "reason_code")
+                raise rule_error("a declined time-out needs a reason_code", "reason_code")
             return self
         if self.effective_from is None or self.effective_until is None:
-            raise RuleError("an accepted time-out needs effective_from and effective_until",
+            raise rule_error("an accepted time-out needs effective_from and effective_until",
                             "effective_from", "effective_until")
         if self.effective_until < self.effective_from:
-            raise RuleError("effective_until is before effective_from", "effective_until")
+            raise rule_error("effective_until is before effective_from", "effective_until")
         if not self.paused_scope:
-            raise RuleError("an accepted time-out names what it pauses in paused_scope",
+            raise rule_error("an accepted time-out names what it pauses in paused_scope",
                             "paused_scope")
         if self.outcome is TimeoutOutcome.PARTIALLY_ACCEPTED and self.reason_code is None:
-            raise RuleError("a partially accepted time-out needs a reason_code for what is not",
+            raise rule_error("a partially accepted time-out needs a reason_code for what is not",
                             "reason_code")
         return self
 

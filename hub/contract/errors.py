@@ -45,6 +45,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic_core import PydanticCustomError
+
 
 class ReasonCode(StrEnum):
     """Why a message was refused. Stable strings: adapters switch on them."""
@@ -105,15 +107,13 @@ class Refusal(HubError):
         self.field_paths = list(field_paths or [])
 
 
-class RuleError(ValueError):
-    """A contract rule across fields failed; names the fields (relative to the model) it covers.
+RULE_ERROR = "contract_rule"
 
-    Pydantic keeps the exception in the error's ``ctx``, so the refusal can name the fields.
-    """
 
-    def __init__(self, message: str, *fields: str) -> None:
-        super().__init__(message)
-        self.fields = fields
+def rule_error(message: str, *fields: str) -> PydanticCustomError:
+    """A contract rule across fields failed (raise it in a model validator); names the fields,
+    relative to the model, in the error's context so the refusal's field_paths can name them."""
+    return PydanticCustomError(RULE_ERROR, message, {"fields": fields})
 
 
 def json_pointer(*parts: object) -> str:

@@ -28,7 +28,7 @@ from pydantic import (
 
 from hub.contract import bodies as b
 from hub.contract.canonical import JsonError, loads_strict
-from hub.contract.errors import ReasonCode, Refusal, RuleError, json_pointer
+from hub.contract.errors import RULE_ERROR, ReasonCode, Refusal, json_pointer, rule_error
 from hub.contract.identifiers import CaseId, ParticipantId
 
 SCHEMA_VERSION = "1.0"
@@ -76,18 +76,18 @@ class Envelope(BaseModel):
     def _envelope_rules(self) -> Envelope:
         spec = MESSAGE_SPECS[self.type]
         if self.expires_at <= self.created_at:
-            raise RuleError("expires_at must be after created_at", "expires_at")
+            raise rule_error("expires_at must be after created_at", "expires_at")
         if self.purpose not in spec.purposes:
             allowed = ", ".join(sorted(p.value for p in spec.purposes))
-            raise RuleError(
+            raise rule_error(
                 f"purpose {self.purpose.value} is not allowed for {self.type}: {allowed}",
                 "purpose",
             )
         if spec.reply and self.in_reply_to is None:
-            raise RuleError(f"{self.type} answers another message: in_reply_to is required",
+            raise rule_error(f"{self.type} answers another message: in_reply_to is required",
                             "in_reply_to")
         if self.sender == self.recipient:
-            raise RuleError("sender and recipient must differ", "recipient")
+            raise rule_error("sender and recipient must differ", "recipient")
         return self
 
 
@@ -196,9 +196,9 @@ def _loc_parts(loc: tuple[int | str, ...]) -> list[int | str]:
 
 def _item_paths(item: Any) -> list[str]:
     base = _loc_parts(item["loc"])
-    rule = (item.get("ctx") or {}).get("error")
-    if isinstance(rule, RuleError) and rule.fields:
-        return [json_pointer(*base, name) for name in rule.fields]
+    fields = (item.get("ctx") or {}).get("fields") if item["type"] == RULE_ERROR else None
+    if fields:
+        return [json_pointer(*base, name) for name in fields]
     return [json_pointer(*base)]
 
 
