@@ -26,13 +26,6 @@ HTTP method such as ``DELETE``."""
 LOCAL_STORE = {"adapters/sdk/handled.py"}
 """The adapter SDK's own local SQLite store of handled message ids: not the hub's state."""
 
-PENDING = {
-    "hub/ops/console.py": "issue 10: its queries move to hub/state/views.py",
-    "hub/ops/status.py": "issue 10: its queries move to hub/state/views.py",
-}
-"""Modules outside hub/state that still hold SQL while another part of the work moves it. The
-test fails as soon as one of them holds none, so the entry is removed when the move lands."""
-
 OWNERS = {
     "messages": "seen",
     "expectations": "ledger",
@@ -148,18 +141,11 @@ def test_no_sql_outside_the_state_layer() -> None:
     offenders = {}
     for path in modules("hub", "adapters"):
         name = rel(path)
-        if name.startswith("hub/state/") or name in LOCAL_STORE or name in PENDING:
+        if name.startswith("hub/state/") or name in LOCAL_STORE:
             continue
         if found := sql_in(path):
             offenders[name] = [f"line {line}: {text[:60]!r}" for line, text in found]
     assert not offenders, f"SQL outside hub/state (move it into its table's owner): {offenders}"
-
-
-def test_pending_modules_still_need_their_move() -> None:
-    """An entry of PENDING whose module has no SQL any more must be removed from PENDING."""
-    done = [name for name in PENDING
-            if not (ROOT / name).exists() or not sql_in(ROOT / name)]
-    assert not done, f"no SQL left in {done}: remove them from PENDING"
 
 
 def test_the_detector_finds_the_state_layer_sql() -> None:
