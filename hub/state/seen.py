@@ -16,9 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.contract.messages import Envelope
-from hub.state.database import Database, Row
-from hub.state.database import from_ms as from_ms  # re-exported: hub.ops.console and status
-from hub.state.database import to_ms as to_ms  # import them from here (to be moved to database)
+from hub.state.database import Database, Row, from_ms, to_ms
 
 # The status of a message row, in the order it can move. Only this module writes the column.
 PROCESSING = "processing"  # claimed; being decided
