@@ -39,8 +39,7 @@ class BrokenClient(HubClient):
 
     defect = ""
 
-    async def connect(self) -> None:
-        await super().connect()
+    async def consume(self, handler: Handler | None = None) -> None:
         if self.defect == "handles_duplicate_twice":
             assert self._handled is not None
 
@@ -48,6 +47,7 @@ class BrokenClient(HubClient):
                 return False
 
             self._handled.seen = never_seen  # type: ignore[method-assign]
+        await super().consume(handler)
 
     def _verify(self, document: dict[str, Any], envelope: Envelope) -> None:
         now = self.clock()
