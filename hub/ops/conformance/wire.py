@@ -28,7 +28,7 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
 )
-from aio_pika.exceptions import ChannelClosed
+from aio_pika.exceptions import ChannelClosed, DeliveryError
 
 from hub.contract import names
 from hub.contract.errors import ConfigError
@@ -181,12 +181,16 @@ class KitWire:
         assert self._deliver is not None, "observe() first"
         headers: dict[str, Any] = dict(probe.headers)
         for _ in range(probe.copies):
-            await self._deliver.publish(
-                aio_pika.Message(
-                    probe.raw, message_id=str(probe.document.get("id")), type=probe.type,
-                    content_type="application/json", headers=headers,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=self.subject, mandatory=True)
+            try:
+                await self._deliver.publish(
+                    aio_pika.Message(
+                        probe.raw, message_id=str(probe.document.get("id")), type=probe.type,
+                        content_type="application/json", headers=headers,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=self.subject, mandatory=True)
+            except DeliveryError as exc:
+                raise ConfigError(f"the broker could not deliver to {self.inbox} (is it bound "
+                                  f"to {names.DELIVER_EXCHANGE}?): {exc}") from exc
             if probe.sent_at is None:
                 probe.sent_at = time.monotonic()
 
