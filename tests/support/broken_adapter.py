@@ -26,6 +26,7 @@ DEFECTS: dict[str, str] = {
     "wrong_receipt_id": "receipt.id",
     "unsigned_receipt": "receipt.signed",
     "badly_signed_receipt": "receipt.signed",
+    "receipt_message_id_differs": "receipt.signed",
     "acts_on_tampered": "refuses.tampered",
     "accepts_forged_hub_notice": "refuses.forged",
     "receipts_expired": "refuses.expired",
@@ -79,6 +80,8 @@ class BrokenClient(HubClient):
             receipt["id"] = str(uuid4())
         if self.defect == "unsigned_receipt":
             await self.publish_raw(encode(receipt), message_id=receipt["id"])
+        elif self.defect == "receipt_message_id_differs":
+            await self.publish_raw(self.sign(receipt), message_id=str(uuid4()))
         elif self.defect == "badly_signed_receipt":
             forged = sign_document(receipt, Ed25519PrivateKey.generate())
             forged["signature"]["kid"] = self.participant.keys[0].kid

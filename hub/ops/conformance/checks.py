@@ -10,7 +10,8 @@ per offending message) or is skipped (nothing to judge, said why). The checks, i
                       the message (``in_reply_to``), goes back to its sender, same case and
                       conversation
 ``receipt.signed``    each receipt passes the hub's steps 1-5: schema, the adapter's broker user,
-                      a registered key of the adapter, a valid signature, not expired
+                      a registered key of the adapter, a valid signature, not expired; and
+                      its AMQP ``message_id`` is the envelope id
 ``answer.sent``       exactly one business answer, within its deadline, for each genuine message
                       whose type expects one (``--manual-answer`` types excepted)
 ``answer.allowed``    each answer is a type the adapter may send (registry) that answers the
@@ -48,11 +49,11 @@ CHECKS: dict[str, str] = {
     "inbox.accepted": "genuine messages are taken, not dead-lettered",
     "receipt.sent": "a receipt in time for each message that needs one; none for others",
     "receipt.id": "receipts carry the derived id and answer the message, back to its sender",
-    "receipt.signed": "receipts pass the hub's checks (schema, broker user, key, signature)",
+    "receipt.signed": "receipts pass the hub's checks (schema, user, key, signature, message_id)",
     "answer.sent": "one business answer in time for each message that expects one",
     "answer.allowed": "answers are of a type the adapter may send that answers the message",
     "answer.id": "answers carry the derived id uuid5(message id, answer type)",
-    "answer.signed": "answers pass the hub's checks (schema, broker user, key, signature)",
+    "answer.signed": "answers pass the hub's checks (schema, user, key, signature, message_id)",
     "refuses.tampered": "tampered messages: no receipt, no answer, dead-lettered",
     "refuses.forged": "a forged hub notice: no receipt, no answer, dead-lettered",
     "refuses.expired": "an expired message: no receipt, no answer, dead-lettered",
@@ -103,6 +104,9 @@ def read_replies(observed: Observed, registry: Registry, now: datetime) -> list[
             refusal = None
         except Refusal as exc:
             refusal = str(exc)
+        if refusal is None and item.message_id != document.get("id"):
+            refusal = (f"the AMQP message_id {item.message_id!r} is not the envelope id "
+                       f"{document.get('id')}")
         out.append(Reply(published=item, document=document, refusal=refusal))
     return out
 
