@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from pathlib import Path
 
 from hub.contract.messages import MESSAGE_TYPES
@@ -17,6 +16,7 @@ from hub.ops.conformance import (
     render,
     run_conformance,
 )
+from hub.telemetry.logs import configure_logging
 
 DESCRIPTION = (
     "Tests the live adapter of PARTICIPANT, in any language, through the broker. The kit "
@@ -59,11 +59,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _conformance(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING)
     settings = KitSettings.from_env(
         args.participant, receipt_seconds=args.receipt_seconds,
         answer_seconds=args.answer_seconds, settle_seconds=args.settle_seconds,
         wait_seconds=args.wait_seconds, manual_answers=args.manual_answer)
+    configure_logging(settings.log_level)
     report = asyncio.run(run_conformance(settings))
     print(render(report))
     if args.junit is not None:

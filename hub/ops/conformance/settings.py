@@ -33,6 +33,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                             "to see what should not come"),
     "MAATWERK_CONFORMANCE_WAIT_SECONDS": ("30", "how long to wait for the adapter to consume "
                                           "its inbox before the run starts"),
+    "MAATWERK_LOG_LEVEL": ("WARNING", "level of the kit's own JSON log lines on stderr"),
     **TLS_VARIABLES,
 }
 
@@ -89,6 +90,7 @@ class KitSettings:
     """Types whose answer a person writes: the kit does not wait for it (one that comes is
     still checked)."""
     tls: TlsSettings = field(default_factory=TlsSettings)
+    log_level: str = "WARNING"
 
     @classmethod
     def from_env(
@@ -113,4 +115,5 @@ class KitSettings:
             wait_seconds=_seconds(env, "MAATWERK_CONFORMANCE_WAIT_SECONDS", wait_seconds),
             manual_answers=frozenset(manual_answers),
             tls=TlsSettings.from_env(env),
+            log_level=(env.get("MAATWERK_LOG_LEVEL") or "WARNING").upper(),
         )
