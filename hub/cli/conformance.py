@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import textwrap
 from pathlib import Path
 
 from hub.contract.messages import MESSAGE_TYPES
@@ -18,7 +19,7 @@ from hub.ops.conformance import (
 )
 from hub.telemetry.logs import configure_logging
 
-DESCRIPTION = (
+DESCRIPTION = textwrap.fill(
     "Tests the live adapter of PARTICIPANT, in any language, through the broker. The kit "
     "stands where the hub stands: it delivers signed messages of every type the registry says "
     "PARTICIPANT receives to maatwerk.inbox.PARTICIPANT (through maatwerk.deliver, as the hub "
@@ -28,7 +29,7 @@ DESCRIPTION = (
     "user with the hub's permissions. RUN IT ON A VHOST WHERE NO HUB RUNS (a dedicated test "
     "vhost): it consumes maatwerk.hub.inbound itself, and refuses to start when another "
     "consumer reads it. Prints a pass/fail table; exit code 0 when every check passes, 1 when "
-    "one fails, 2 on a configuration error. See docs/conformance.md.")
+    "one fails, 2 on a configuration error. See docs/conformance.md.", width=90)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

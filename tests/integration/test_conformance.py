@@ -9,6 +9,7 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import aio_pika
@@ -19,11 +20,13 @@ from adapters.cases import CaseStore
 from adapters.loket import LoketAdapter
 from adapters.municipality import MunicipalityAdapter
 from adapters.sdk import BackOffice, HubClient
+from hub.contract.errors import ConfigError
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.registry import Registry
 from hub.core import topology
 from hub.ops.conformance import KitSettings, Report, render, run_conformance
 from hub.ops.conformance.checks import FAIL, PASS
+from hub.service import HubService
 from tests.conftest import amqp_url
 from tests.support.broken_adapter import DEFECTS, BrokenClient, broken_agency
 from tests.support.fake_backoffice import FakeBackOffice
@@ -160,6 +163,23 @@ async def test_the_kit_passes_the_loket_adapter(
     assert statuses(report)["answer.allowed"] == PASS, render(report)
 
 
+async def test_answers_written_by_people_are_not_waited_for(
+    start: Start, broker: str, keys_dir: Path, registry: Registry, tmp_path: Path,
+) -> None:
+    """A loket without a case system: a person answers escalations, so --manual-answer."""
+    client = await start("loket")
+    LoketAdapter(client, CaseStore(tmp_path / "cases"))
+    await client.consume()
+    settings = replace(kit(broker, keys_dir, "loket"),
+                       manual_answers=frozenset({"escalation.request"}))
+
+    report = await run_conformance(settings, registry=registry)
+
+    assert_conforms(report)
+    assert statuses(report)["answer.sent"] == "skip"
+    assert report.seconds < settings.answer_seconds  # it did not wait for the person
+
+
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
 async def test_the_kit_catches_each_defect_of_the_broken_adapter(
     defect: str, start: Start, fake: Callable[[str], Awaitable[FakeBackOffice]], broker: str,
@@ -244,3 +264,16 @@ async def test_the_command_fails_a_broken_adapter_and_refuses_to_run_without_one
     failures = [case.get("name") for case in ET.parse(junit).getroot().iter("testcase")
                 if case.find("failure") is not None]
     assert failures == ["receipt.sent"]
+
+
+async def test_the_kit_refuses_to_run_beside_a_hub(
+    hub: HubService, start: Start, broker: str, keys_dir: Path, registry: Registry,
+    tmp_path: Path,
+) -> None:
+    """The kit stands where the hub stands: with a hub consuming the same vhost it would steal
+    the hub's messages (and the hub the kit's), so it stops before sending anything."""
+    client = await start("gm0193")
+    MunicipalityAdapter(client, CaseStore(tmp_path / "cases"))
+    await client.consume()
+    with pytest.raises(ConfigError, match="a hub is running"):
+        await run_conformance(kit(broker, keys_dir, "gm0193"), registry=registry)
