@@ -167,8 +167,8 @@ class Planner:
         try:
             probe = self.signed(GENUINE, type_name, document)
         except PolicyRefusal as refusal:
-            self.skipped[type_name] = f"the policy lets no {type_name} reach " \
-                                      f"{self.subject.id}: {refusal.detail}"
+            self.skipped[type_name] = (f"the policy lets no {type_name} reach "
+                                       f"{self.subject.id}: {refusal.detail}")
             return None
         except Refusal as refusal:  # a sample that does not fit the contract: the kit's bug
             raise ConfigError(f"the kit's sample {type_name} is invalid: {refusal}") from refusal
