@@ -48,7 +48,7 @@ from hub.core.pipeline import Clock, Pipeline
 from hub.state import outbox
 from hub.state.database import StoreUnavailableError
 from hub.state.ledger import Ledger
-from hub.state.seen import REFUSED, MessageStore
+from hub.state.seen import PROCESSING, REFUSED, MessageStore
 from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.router")
@@ -210,7 +210,7 @@ class Router:
         original = duplicate.original
         body: dict[str, Any] = {
             "original_message_id": str(original.id),
-            "original_outcome": "in_progress" if original.status == "processing" else (
+            "original_outcome": "in_progress" if original.status == PROCESSING else (
                 "refused" if original.status == REFUSED else "routed"),
         }
         if original.reason:

@@ -27,8 +27,9 @@ from hub.core.audit_entries import entry_for_route
 from hub.core.outcomes import Inbound, Refuse, Route
 from hub.core.pipeline import Pipeline, PipelineSettings
 from hub.state.audit import AuditLog
-from hub.state.database import migrate, open_database
+from hub.state.database import open_database
 from hub.state.ledger import Ledger
+from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
