@@ -19,6 +19,7 @@ message id and sender that could be read.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ class Authentication:
     document: dict[str, Any] | None = None
     envelope: Envelope | None = None
     sender: Participant | None = None
+    content_sha256: str | None = None  # see content_digest, once the signature verified
 
 
 def check_size(raw: bytes, limit: int | None) -> None:
@@ -83,9 +85,17 @@ def check_message_id(message_id: str | None, document: dict[str, Any]) -> None:
         )
 
 
+def content_digest(signed: bytes, document: dict[str, Any]) -> str:
+    """Hex SHA-256 that identifies a message's content: over its signing input (RFC 8785 bytes
+    without ``signature.value``) followed by the ``signature.value`` characters. Two messages
+    have the same digest exactly when they have the same canonical bytes."""
+    value = str(document["signature"]["value"])
+    return hashlib.sha256(signed + value.encode("ascii")).hexdigest()
+
+
 def check_signature(
     document: dict[str, Any], envelope: Envelope, registry: Registry, now: datetime
-) -> None:
+) -> bytes:
     """Step 4: refuse unless ``document`` is signed by a key of its sender.
 
     The key named by ``signature.kid`` must belong to ``envelope.sender``, be valid at
@@ -96,7 +106,7 @@ def check_signature(
     public_raw = registry.key_for(
         envelope.sender, envelope.signature.kid, at=envelope.created_at, now=now
     )
-    verify_document(document, public_raw)
+    return verify_document(document, public_raw)
 
 
 def check_freshness(envelope: Envelope, now: datetime, skew_seconds: int) -> None:
@@ -131,7 +141,8 @@ def authenticate(
     if check_identity:
         result.sender = check_broker_identity(broker_user, envelope, registry)
         check_message_id(message_id, document)
-    check_signature(document, envelope, registry, now)
+    signed = check_signature(document, envelope, registry, now)
+    result.content_sha256 = content_digest(signed, document)
     if not check_identity:
         result.sender = registry.get(envelope.sender)
     check_freshness(envelope, now, limits.clock_skew_seconds)

@@ -58,7 +58,7 @@ class Refuse:
     policy_version: str | None = None
     case_id: str | None = None  # read from the message even when it did not validate
     conversation_id: UUID | None = None
-    content_sha256: str | None = None  # of the canonical bytes, when they could be read
+    content_sha256: str | None = None  # the content digest, when the signature verified
 
 
 @dataclass(frozen=True)

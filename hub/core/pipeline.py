@@ -27,7 +27,6 @@ above.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -35,8 +34,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.contract.agreements import Agreements
-from hub.contract.authenticate import Authentication, Limits, authenticate
-from hub.contract.canonical import canonicalize
+from hub.contract.authenticate import Authentication, Limits, authenticate, content_digest
 from hub.contract.errors import PolicyRefusal, ReasonCode, Refusal
 from hub.contract.identifiers import validate_case_id
 from hub.contract.messages import (
@@ -47,6 +45,7 @@ from hub.contract.messages import (
 )
 from hub.contract.policy import Policy
 from hub.contract.registry import Participant, Registry
+from hub.contract.signing import signing_input
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -65,8 +64,8 @@ Clock = Callable[[], datetime]
 # -- the steps ---------------------------------------------------------------------------------
 
 def content_hash(document: dict[str, Any]) -> str:
-    """Hex SHA-256 of the RFC 8785 canonical bytes of the whole message (signature included)."""
-    return hashlib.sha256(canonicalize(document)).hexdigest()
+    """The content digest of a signed message (:func:`content_digest`), computed afresh."""
+    return content_digest(signing_input(document), document)
 
 
 def check_lifetime(envelope: Envelope, agreements: Agreements) -> None:
@@ -183,7 +182,7 @@ class Pipeline:
                                 message_id=inbound.message_id)
             envelope, sender, document = _authenticated(auth)
             check_lifetime(envelope, self.agreements)
-            state.digest = content_hash(document)
+            state.digest = auth.content_sha256 or content_hash(document)
             original = await check_duplicate(self.store, envelope, inbound, now, state.digest)
             if original is not None:
                 return Duplicate(envelope=envelope, sender=sender, original=original)

@@ -81,7 +81,8 @@ class MessageStore:
     ) -> Claim:
         """Record the id as being processed, unless it is known; return the (existing) record.
 
-        ``content_sha256`` (hex SHA-256 of the message's canonical bytes) is kept with the claim
+        ``content_sha256`` (the message's content digest, see
+        :func:`hub.contract.authenticate.content_digest`) is kept with the claim
         so that a later message with the same id can be told apart: a copy or other content.
         """
         values: list[Any] = [
