@@ -112,7 +112,8 @@ answer; deadlines (agreements): receipt within 15 minutes, answer within 2 worki
 The hub's own messages have derived ids too, so a copy sent again after a crash has the same id:
 UUID v5 in the namespace `{NOTICE_NAMESPACE}` of the name `<kind>:<message id>`: kind `refused`
 (`refused:<id>:<digest>` for `id_conflict` and `id_reused`, where digest is the hex
-SHA-256 of the refused message's signing input followed by its `signature.value` characters), `duplicate`, `register.answer`; a reminder or overdue notice is UUID v5 of that
+SHA-256 of the refused message's signing input followed by its `signature.value` characters),
+`duplicate`, `register.answer`; a reminder or overdue notice is UUID v5 of that
 id (kind `notice.reminder` / `notice.overdue`) with the name `<awaited>:<recipient>`, a
 `timeout.ended` UUID v5 of the id (kind `timeout.ended`, the request's id) with the recipient
 as name. The valid vectors show each.
