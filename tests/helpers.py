@@ -119,3 +119,13 @@ def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.
     with log.open("ab") as handle:
         return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,
                                 stderr=subprocess.STDOUT)
+
+
+def amqp_id(raw: bytes) -> str | None:
+    """The AMQP message_id a correct publisher sets: the envelope id, when the bytes have one."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None

@@ -23,8 +23,10 @@ from hub.contract.messages import utc_iso
 from hub.contract.notary import Notary
 from hub.contract.registry import load_registry
 from hub.state import checkpoints
-from hub.state.audit import AuditLog, AuditRecord
-from hub.state.database import migrate, open_database
+from hub.state.audit import AuditLog
+from hub.state.audit_chain import AuditRecord
+from hub.state.database import open_database
+from hub.state.migrations import migrate
 from hub.state.retention import MIN_DAYS, PurgeResult, closed_cases, purge
 
 T = TypeVar("T")

@@ -30,8 +30,7 @@ from hub.contract.messages import utc_iso
 from hub.contract.registry import Registry
 from hub.contract.signing import ALG, verify_document
 from hub.state.audit import AuditLog
-from hub.state.database import Database
-from hub.state.seen import from_ms, to_ms
+from hub.state.database import Database, from_ms, to_ms
 
 TYPE = "audit.checkpoint"
 EVERY_SECONDS = 300.0

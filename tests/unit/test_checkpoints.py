@@ -21,7 +21,9 @@ from hub.contract.notary import Notary
 from hub.contract.registry import Registry, load_registry
 from hub.state import audit as a
 from hub.state import checkpoints
-from hub.state.database import Database, migrate, open_database
+from hub.state.audit_chain import GENESIS, AuditRecord
+from hub.state.database import Database, open_database
+from hub.state.migrations import migrate
 from tests.unit.test_audit import KEY, fill
 
 
@@ -48,9 +50,9 @@ async def rebuild_chain(db: Database, seq: int, **changes: str) -> None:
     """What someone with write access to the database could do: change record ``seq`` and
     recompute every hash and link after it, and the head, so the chain verifies again."""
     rows = await db.fetch("SELECT * FROM audit_log ORDER BY seq")
-    prev = a.GENESIS
+    prev = GENESIS
     for row in rows:
-        record = a.AuditRecord.from_row(row)
+        record = AuditRecord.from_row(row)
         if record.seq == seq:
             record = replace(record, **changes)  # type: ignore[arg-type]
         record = replace(record, prev_hash=prev)
