@@ -33,6 +33,7 @@ class Demo(Stage):
     def __init__(self, options: DemoOptions, settings: Settings, story: Story) -> None:
         super().__init__(options, settings, story)
         self.case_id = options.case_id or f"ZW-{date.today().year}-{secrets.token_hex(3).upper()}"
+        self.loket: LoketAdapter | None = None
 
     async def start_processes(self) -> None:
         await super().start_processes()

@@ -17,7 +17,6 @@ import aio_pika
 import httpx
 import yaml
 
-from adapters.loket import LoketAdapter
 from adapters.sdk.client import HubClient
 from demo import case
 from demo.offices import Offices
@@ -80,8 +79,6 @@ class Stage:
         self.loket_reference = f"ML-{date.today().year}-{secrets.token_hex(2).upper()}"
         self.hub_base = f"http://{settings.http_host}:{options.http_port}"
         self.gm_port = 0
-        self.loket: LoketAdapter | None = None
-
 
     # -- setting up -----------------------------------------------------------------------------
 
