@@ -1,0 +1,1 @@
+"""Sandboxes for tests: extra RabbitMQ nodes on this machine."""
