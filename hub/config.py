@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.contract.errors import ConfigError
 from hub.contract.tls import VARIABLES as TLS_VARIABLES
 from hub.contract.tls import TlsSettings
+from hub.state.database import StateTimeouts
 
 VARIABLES: dict[str, tuple[str, str]] = {
-    "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", "broker URL the hub connects with"),
+    "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/",
+                 "broker URL; a comma-separated list for a cluster's nodes, tried in turn"),
+    "MAATWERK_QUORUM_SIZE": ("3", "initial members of each quorum queue (capped at the nodes)"),
+    "MAATWERK_STATE_TIMEOUT_SECONDS": ("5", "PostgreSQL statement and pool-acquire timeout"),
+    "MAATWERK_STATE_LOCK_TIMEOUT_SECONDS": ("2", "PostgreSQL lock wait timeout"),
+    "MAATWERK_SQLITE_BUSY_MS": ("1000", "SQLite busy timeout (a locked database)"),
     "MAATWERK_REGISTRY": ("(embedded demo registry)", "participant registry YAML file"),
     "MAATWERK_POLICY": ("(embedded default policy)", "data-sharing policy YAML file"),
     "MAATWERK_KEYS_DIR": ("keys", "published public keys; private keys under private/"),
@@ -69,6 +75,8 @@ class Settings:
     log_level: str
     hash_key: bytes
     tls: TlsSettings
+    quorum_size: int = 3
+    state_timeouts: StateTimeouts = field(default_factory=StateTimeouts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +98,11 @@ class Settings:
             log_level=env.get("MAATWERK_LOG_LEVEL", "INFO").upper(),
             hash_key=env.get("MAATWERK_HASH_KEY", "maatwerk-dev-hash-key").encode(),
             tls=TlsSettings.from_env(env),
+            quorum_size=_int(env, "MAATWERK_QUORUM_SIZE"),
+            state_timeouts=StateTimeouts(
+                statement=float(env.get("MAATWERK_STATE_TIMEOUT_SECONDS", "5")),
+                lock=float(env.get("MAATWERK_STATE_LOCK_TIMEOUT_SECONDS", "2")),
+                sqlite_busy_ms=_int(env, "MAATWERK_SQLITE_BUSY_MS")),
         )
 
 

@@ -36,7 +36,7 @@ import urllib.request
 from base64 import b64encode
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -229,10 +229,8 @@ class Node:
         if self.process is None:
             return
         if self.process.poll() is None:
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 self.ctl("shutdown", timeout=60, check=False)
-            except subprocess.TimeoutExpired:
-                pass
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -364,7 +362,5 @@ if __name__ == "__main__":  # python -m sandbox.nodes [N]: start, print, wait fo
         for n in c.nodes:
             print(f"  {n.name}: amqp {n.amqp_port}, dist {n.dist_port}, "
                   f"management {n.management_port}, dir {n.base}", flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass

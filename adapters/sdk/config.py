@@ -15,7 +15,8 @@ from hub.contract.errors import ConfigError
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_PARTICIPANT": ("(the adapter name)", "participant id in the registry, e.g. cjib"),
-    "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", "broker URL, as the participant's user"),
+    "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/",
+                 "broker URL, as the participant's user; comma-separated for a cluster"),
     "MAATWERK_KEYS_DIR": ("keys", "published public keys; own private key under private/"),
     "MAATWERK_REGISTRY": ("(embedded demo registry)", "participant registry YAML file"),
     "MAATWERK_ADAPTER_STATE": ("var/adapter-<participant>", "folder for handled ids and cases"),

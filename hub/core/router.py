@@ -13,6 +13,18 @@ Why *publish with confirm, then record, then ack* is the safe order:
 - The one window left, a crash between confirm and record, delivers the message twice with the
   same ``message_id``; the adapter SDK drops the second copy. Duplicates are recoverable, losses
   are not: that is the trade.
+
+On a cluster (several broker nodes, :mod:`hub.core.failover`):
+
+- A publish whose confirm does not come (the node went; at most ``PUBLISH_TIMEOUT`` s) fails; the
+  message is handled again after the reconnect and the same bytes with the same id are published
+  to the recipient's inbox (the SDK drops a copy that did arrive).
+- A delivery whose channel died with the node cannot be acked any more: the broker gives it to a
+  consumer again, so this replica stops working on it (no retry, no ack).
+- A redelivery the hub caused itself (recorded, then the ack was lost with a replica or a node)
+  finds the record decided: it is acked quietly, the recipient already has it and the sender is
+  told nothing (a ``notice.duplicate`` is for a sender that published an id twice, which arrives
+  as a new delivery, not a redelivered one).
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
-from aiormq.exceptions import AMQPError
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
 from hub.contract import names
 from hub.contract.messages import Envelope, utc_iso
@@ -45,13 +57,21 @@ from hub.core.pipeline import Clock, Pipeline
 from hub.state import outbox
 from hub.state.database import StoreUnavailableError
 from hub.state.ledger import Ledger
-from hub.state.seen import REFUSED, MessageStore
+from hub.state.seen import PROCESSING, REFUSED, MessageStore
 from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.router")
 
-TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError)
+TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError,
+             ChannelInvalidStateError)
 LocalHandler = Callable[[Route], Awaitable[None]]
+PUBLISH_TIMEOUT = 10.0  # seconds to wait for a broker confirm before publishing again
+MAX_RETRY_DELAY = 2.0
+
+
+class DeliveryLostError(Exception):
+    """The channel this delivery came on is gone: it can no longer be acked; the broker
+    redelivers it."""
 
 
 class Router:
@@ -93,8 +113,10 @@ class Router:
         try:
             inbound = Inbound(body=message.body, user_id=message.user_id,
                               redelivered=bool(message.redelivered))
-            await self._with_retry(inbound)
+            await self._with_retry(inbound, lambda: _channel_open(message))
             await message.ack()
+        except (DeliveryLostError, ChannelInvalidStateError):
+            log.info("delivery lost with its channel; the broker redelivers it")
         except Exception:
             log.exception("unexpected failure; message returned to the queue (delivery limit "
                           "dead-letters a poison message)")
@@ -115,14 +137,18 @@ class Router:
             return False
         return True
 
-    async def _with_retry(self, inbound: Inbound) -> None:
-        """Handle ``inbound``; on a transient failure try again, for as long as it takes.
+    async def _with_retry(self, inbound: Inbound,
+                          deliverable: Callable[[], bool] = lambda: True) -> None:
+        """Handle ``inbound``; on a transient failure try again, for as long as it takes (or until
+        the delivery's channel is gone: then the broker redelivers it, :class:`DeliveryLostError`).
 
         A retry may find this very message's claim from the failed attempt: it takes it over
         exactly as it would after a redelivery.
         """
         delay = 0.02
         while True:
+            if not deliverable():
+                raise DeliveryLostError(inbound.user_id or "")
             try:
                 await self._handle(inbound)
                 self.on_health(True)
@@ -135,14 +161,17 @@ class Router:
                 log.warning("transient failure, retrying in %.2fs: %s", delay, exc)
             inbound = replace(inbound, redelivered=True)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
     async def _handle(self, inbound: Inbound) -> None:
         outcome: Outcome = await self.pipeline.process(inbound)
         if isinstance(outcome, Route):
             await self._route(outcome)
         elif isinstance(outcome, Duplicate):
-            await self._duplicate(outcome, inbound)
+            if inbound.redelivered and outcome.original.status != PROCESSING:
+                self._finish_redelivery(outcome)
+            else:
+                await self._duplicate(outcome, inbound)
         else:
             await self._refuse(outcome, inbound)
 
@@ -194,6 +223,13 @@ class Router:
                                    "reason": refuse.reason.value,
                                    "message_id": str(refuse.message_id or ""),
                                    "notified": refuse.notify.id if refuse.notify else ""})
+
+    def _finish_redelivery(self, duplicate: Duplicate) -> None:
+        """A redelivery of a message already decided here (its ack was lost): nothing to send."""
+        self.metrics.redeliveries_finished.inc()
+        log.info("redelivery of a decided message acknowledged quietly", extra={
+            "event": "redelivery_finished", "message_id": str(duplicate.original.id),
+            "outcome": duplicate.original.status})
 
     async def _duplicate(self, duplicate: Duplicate, inbound: Inbound) -> None:
         original = duplicate.original
@@ -280,7 +316,9 @@ class Router:
             body, message_id=message_id, type=type_name, content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
-        await self._deliver.publish(message, routing_key=recipient, mandatory=True)
+        await asyncio.wait_for(
+            self._deliver.publish(message, routing_key=recipient, mandatory=True),
+            PUBLISH_TIMEOUT)
 
     async def _publish_dead(self, body: bytes, refuse: Refuse, headers: dict[str, Any]) -> None:
         assert self._dead is not None, "bind() first"
@@ -288,4 +326,12 @@ class Router:
             body, message_id=str(refuse.message_id) if refuse.message_id else None,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
-        await self._dead.publish(message, routing_key="refused")
+        await asyncio.wait_for(self._dead.publish(message, routing_key="refused"),
+                               PUBLISH_TIMEOUT)
+
+
+def _channel_open(message: AbstractIncomingMessage) -> bool:
+    try:
+        return not message.channel.is_closed
+    except ChannelInvalidStateError:
+        return False
