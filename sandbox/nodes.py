@@ -247,14 +247,19 @@ class Node:
     def management_url(self, user: str = "guest", password: str = "guest") -> str:
         return f"http://{quote(user)}:{quote(password)}@127.0.0.1:{self.management_port}"
 
-    def api(self, path: str, timeout: float = 10) -> object:
-        """GET ``/api/PATH`` on this node's management plugin, as guest."""
+    def api(self, path: str, timeout: float = 30, method: str = "GET",
+            body: object | None = None) -> object:
+        """``/api/PATH`` on this node's management plugin, as guest (JSON in, JSON out)."""
         import json
 
-        request = urllib.request.Request(f"http://127.0.0.1:{self.management_port}/api/{path}")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.management_port}/api/{path}",
+                                         data=data, method=method)
         request.add_header("Authorization", "Basic " + b64encode(b"guest:guest").decode())
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            text = response.read()
+        return json.loads(text) if text else None
 
     def wait_management(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
