@@ -44,8 +44,7 @@ from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.hub")
 
-HEALTH_SECONDS = 1.0  # how often the deep probes run (each bounded by PROBE_TIMEOUT)
-PROBE_TIMEOUT = 3.0
+HEALTH_SECONDS = 1.0  # how often the deep probes run
 
 
 class HubService:
@@ -116,15 +115,18 @@ class HubService:
     async def check_health(self) -> None:
         """Run the deep probes, each bounded: a store that does not answer is a red check."""
         assert self._db is not None and self.audit is not None
+        # Each statement is bounded by the state timeouts already; this bounds the whole round
+        # (a busy replica waits for pool connections: slow is not unhealthy).
+        limit = 2 * self.settings.state_timeouts.statement + 1.0
         try:
-            async with asyncio.timeout(PROBE_TIMEOUT):
+            async with asyncio.timeout(limit):
                 self._checks.update(await health.probe(
                     notary=self.notary, registry=self.registry, policy=self.policy,
                     db=self._db, audit=self.audit, metrics=self.metrics, replica=self.replica,
                     now=self.clock()))
         except TimeoutError:
             log.warning("readiness probes did not finish in %.0f s: state not ready",
-                        PROBE_TIMEOUT, extra={"event": "probe_timeout"})
+                        limit, extra={"event": "probe_timeout"})
             self._checks.update(state=False, audit=False)
         self._show_health()
 

@@ -89,7 +89,8 @@ class ClusterClients:
     def __init__(self, cluster: nodes.Cluster, vhost: str, registry: Registry,
                  passwords: dict[str, str], keys_dir: Path, state_dir: Path,
                  clock: FakeClock) -> None:
-        self.cluster, self.vhost, self.registry, self.passwords = cluster, vhost, registry, passwords
+        self.cluster, self.vhost = cluster, vhost
+        self.registry, self.passwords = registry, passwords
         self.keys_dir, self.state_dir, self.clock = keys_dir, state_dir, clock
         self.open: list[HubClient] = []
 
