@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
@@ -86,10 +86,10 @@ def cluster_settings(cluster_vhost: str, all_nodes_up: nodes.Cluster, keys_dir: 
 class ClusterClients:
     """Connected SDK clients whose AMQP_URL lists every node of the cluster."""
 
-    def __init__(self, cluster: nodes.Cluster, vhost: str, registry: Registry,
+    def __init__(self, urls: Callable[[str, str, str], str], vhost: str, registry: Registry,
                  passwords: dict[str, str], keys_dir: Path, state_dir: Path,
                  clock: FakeClock) -> None:
-        self.cluster, self.vhost = cluster, vhost
+        self.urls, self.vhost = urls, vhost
         self.registry, self.passwords = registry, passwords
         self.keys_dir, self.state_dir, self.clock = keys_dir, state_dir, clock
         self.open: list[HubClient] = []
@@ -100,7 +100,7 @@ class ClusterClients:
         assert participant is not None
         user = participant.broker_user
         client = HubClient(
-            participant_id, amqp_url=self.cluster.urls(user, self.passwords[user], self.vhost),
+            participant_id, amqp_url=self.urls(user, self.passwords[user], self.vhost),
             key=load_private_key(private_key_path(self.keys_dir, participant_id)),
             registry=self.registry,
             state_url=f"sqlite:///{self.state_dir / f'sdk-{participant_id}.sqlite3'}",
@@ -115,7 +115,7 @@ class ClusterClients:
 async def cluster_clients(all_nodes_up: nodes.Cluster, cluster_vhost: str, registry: Registry,
                           passwords: dict[str, str], keys_dir: Path, tmp_path: Path,
                           clock: FakeClock) -> AsyncIterator[ClusterClients]:
-    made = ClusterClients(all_nodes_up, cluster_vhost, registry, passwords, keys_dir, tmp_path,
+    made = ClusterClients(all_nodes_up.urls, cluster_vhost, registry, passwords, keys_dir, tmp_path,
                           clock)
     yield made
     for client in made.open:

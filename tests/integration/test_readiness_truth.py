@@ -1,8 +1,9 @@
 """Issue 16: readiness tells the truth about the state store, on SQLite and on PostgreSQL.
 
 - A test connection holds an exclusive lock on the audit table: no decision is recorded (fail
-  closed: the message in hand is retried, not acknowledged), the hub goes red within seconds, logs the timeout and counts it (``maatwerk_state_timeouts``); when
-  the lock goes, routing resumes and the hub is green again.
+  closed: the message in hand is retried, not acknowledged), the hub goes red within seconds,
+  logs the timeout and counts it (``maatwerk_state_timeouts``); when the lock goes, routing
+  resumes and the hub is green again.
 - Under steady load with no fault at all the hub is never red (the audit check reads head and
   tail in one statement; two reads on two connections saw appends in between).
 
