@@ -66,8 +66,12 @@ RECIPIENT_HEADER = "x-bench-recipient"
 BSN = "123456782"  # passes the elfproef; fictional (the same as the tests use)
 
 
-def amqp_url(user: str, password: str, vhost: str) -> str:
-    return f"amqp://{quote(user)}:{quote(password)}@{AMQP_HOST}/{quote(vhost, safe='')}"
+def amqp_url(user: str, password: str, vhost: str, *, every_node: bool = False) -> str:
+    """The URL on the first of ``AMQP_HOST`` (comma-separated ``host:port``); with
+    ``every_node`` one URL per host, comma-separated (what the hub's ``AMQP_URL`` accepts)."""
+    hosts = [h.strip() for h in AMQP_HOST.split(",") if h.strip()]
+    return ",".join(f"amqp://{quote(user)}:{quote(password)}@{host}/{quote(vhost, safe='')}"
+                    for host in (hosts if every_node else hosts[:1]))
 
 
 def relay_inbox(agency: str) -> str:
@@ -98,7 +102,11 @@ class BenchEnv:
 
     @property
     def hub_url(self) -> str:
-        return self.url_of("hub")
+        """The hub's AMQP_URL: every node when ``AMQP_HOST`` lists several (a cluster)."""
+        participant = self.registry.get("hub")
+        assert participant is not None
+        user = participant.broker_user
+        return amqp_url(user, self.passwords[user], self.vhost, every_node=True)
 
 
 def local_env(tag: str = "bench") -> BenchEnv:
