@@ -6,6 +6,8 @@ every node's address."""
 from __future__ import annotations
 
 import asyncio
+import time
+import urllib.error
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -62,8 +64,7 @@ async def cluster_vhost(all_nodes_up: nodes.Cluster, registry: Registry,
                         passwords: dict[str, str]) -> AsyncIterator[str]:
     name = f"maatwerk-cluster-{uuid.uuid4().hex[:8]}"
     first = all_nodes_up.nodes[0]
-    # A vhost on three nodes can take longer than BrokerAdmin's 10 s on a busy machine.
-    await asyncio.to_thread(first.api, f"vhosts/{quote(name, safe='')}", 120, "PUT", {})
+    await asyncio.to_thread(make_vhost, first, name)
     async with BrokerAdmin(first.management_url()) as admin:
         await admin.set_permissions(name, "guest", Permissions(".*", ".*", ".*"))
         await admin.apply_users(registry, name, passwords)
@@ -81,6 +82,25 @@ def cluster_settings(cluster_vhost: str, all_nodes_up: nodes.Cluster, keys_dir: 
     return replace(Settings.from_env({}), amqp_url=all_nodes_up.urls(vhost=cluster_vhost),
                    keys_dir=keys_dir, state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
                    http_port=0, watch_seconds=0.5)
+
+
+def make_vhost(node: nodes.Node, name: str, attempts: int = 5) -> None:
+    """PUT the vhost until the node confirms it exists: on three busy nodes a creation can take
+    longer than BrokerAdmin's 10 s, and the API then answers 500 while it completes."""
+    path = f"vhosts/{quote(name, safe='')}"
+    for attempt in range(attempts):
+        try:
+            node.api(path, 120, "PUT", {})
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 500 or attempt == attempts - 1:
+                raise
+            time.sleep(2.0)
+            try:
+                node.api(path)
+                return  # it was created after all
+            except urllib.error.HTTPError:
+                continue
 
 
 class ClusterClients:

@@ -2,7 +2,8 @@
 fresh PostgreSQL, the three-node sandbox cluster, a municipality sending 5,000 time-out requests to
 two agencies (SDK clients; every process has every node's address). Counted by id at the
 recipients' handlers: 0 lost, 0 handled twice. The time to recover is the longest pause in
-deliveries after the fault (printed, and in the test's output).
+deliveries after the fault (printed, and in the test's output). Timeouts are generous: the
+machine is shared, and 5,000 messages take 30 s idle but minutes when it is busy.
 
 - a follower node stopped mid-stream (nobody is connected to it; it holds queue replicas);
 - the node everybody is connected to (and the queues' leader) stopped mid-stream;
@@ -96,10 +97,10 @@ async def stream_with_fault(
         for recipient in recipients:
             await recipient.consume(tally.handler())
         documents = requests(gm, AGENCIES, COUNT, scenario.upper().replace(" ", "-"))
-        sender = asyncio.create_task(send_surviving(gm, documents, tally, budget=200.0))
+        sender = asyncio.create_task(send_surviving(gm, documents, tally, budget=600.0))
         pauses = Pauses(tally)
         pauses.start()
-        await wait_until(lambda: tally.distinct >= COUNT // 4, 120, "a quarter handled")
+        await wait_until(lambda: tally.distinct >= COUNT // 4, 300, "a quarter handled")
         await wait_until(lambda: len(connected_nodes(cluster, vhost)) == 1, 30,
                          "both replicas on one node")
         on = connected_nodes(cluster, vhost).pop()
@@ -113,7 +114,7 @@ async def stream_with_fault(
             await asyncio.sleep(1.0)  # the replicas are failing over now
             kill(replicas[0])
         await sender
-        await wait_until(lambda: tally.distinct >= COUNT, 180, "every message handled")
+        await wait_until(lambda: tally.distinct >= COUNT, 600, "every message handled")
         await asyncio.sleep(1.0)  # let any straggling copy arrive
         await pauses.stop()
         await asyncio.to_thread(stopped.start_app)
@@ -145,7 +146,7 @@ def pg_settings(cluster_settings: Settings, pg_url: str) -> Settings:
     return replace(cluster_settings, state_url=pg_url)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 async def test_follower_node_stopped_mid_stream(
     pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
@@ -156,7 +157,7 @@ async def test_follower_node_stopped_mid_stream(
                             registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 async def test_hubs_node_stopped_mid_stream(
     pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
@@ -167,7 +168,7 @@ async def test_hubs_node_stopped_mid_stream(
                             registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 async def test_replica_killed_while_a_node_is_down(
     pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -24,7 +23,7 @@ from hub.contract import names
 from hub.contract.registry import Registry
 from hub.core.broker_admin import BrokerAdmin, Permissions
 from sandbox import nodes
-from tests.cluster.conftest import ClusterClients
+from tests.cluster.conftest import ClusterClients, make_vhost
 from tests.conftest import FakeClock
 from tests.helpers import start_hub, wait_for_queue
 from tests.resilience.common import (
@@ -60,7 +59,7 @@ async def node_clients(single_node: nodes.Node, registry: Registry, passwords: d
                        keys_dir: Path, tmp_path: Path,
                        clock: FakeClock) -> AsyncIterator[ClusterClients]:
     vhost = f"maatwerk-restart-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(single_node.api, f"vhosts/{quote(vhost, safe='')}", 60, "PUT", {})
+    await asyncio.to_thread(make_vhost, single_node, vhost)
     async with BrokerAdmin(single_node.management_url()) as admin:
         await admin.set_permissions(vhost, "guest", Permissions(".*", ".*", ".*"))
         await admin.apply_users(registry, vhost, passwords)
@@ -71,7 +70,7 @@ async def node_clients(single_node: nodes.Node, registry: Registry, passwords: d
         await client.close()
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 async def test_broker_restarted_mid_stream_loses_nothing(
     hub_settings: Settings, node_clients: ClusterClients, single_node: nodes.Node,
     registry_file: Path, tmp_path: Path
@@ -88,8 +87,8 @@ async def test_broker_restarted_mid_stream_loses_nothing(
         for recipient in recipients:
             await recipient.consume(tally.handler())
         documents = requests(gm, AGENCIES, COUNT, "RESTART")
-        sender = asyncio.create_task(send_surviving(gm, documents, tally, budget=240.0))
-        await wait_until(lambda: tally.distinct >= COUNT // 4, 120, "a quarter handled")
+        sender = asyncio.create_task(send_surviving(gm, documents, tally, budget=600.0))
+        await wait_until(lambda: tally.distinct >= COUNT // 4, 300, "a quarter handled")
         handled_at_stop = tally.distinct
         try:
             await asyncio.to_thread(single_node.stop_app)
@@ -97,7 +96,7 @@ async def test_broker_restarted_mid_stream_loses_nothing(
         finally:
             await asyncio.to_thread(single_node.start_app)
         await sender
-        await wait_until(lambda: tally.distinct >= COUNT, 200, "every message handled")
+        await wait_until(lambda: tally.distinct >= COUNT, 600, "every message handled")
         await asyncio.sleep(1.0)  # let any straggling copy arrive
         assert await stop_gracefully(process) == 0, log.read_text()[-3000:]
     finally:
