@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 import aio_pika
+import stamina
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -324,30 +325,35 @@ class HubClient:
                 "received_at": utc_iso(delivery.created_at)}))
 
     async def _handle(self, delivery: Delivery, handler: Handler) -> tuple[bool, Reply]:
-        """Run the handler with in-process retries; (handled, reply) or (False, None) to
-        dead-letter."""
-        attempt = 0
-        while True:
-            try:
-                return True, await handler(delivery)
-            except TransientError as exc:
-                if attempt >= self.retries:
-                    give_up = self.give_ups.get(delivery.envelope.type)
-                    if give_up is None:
-                        log.error("%s %s: retries exhausted (%s); dead-lettered",
-                                  delivery.envelope.type, delivery.envelope.id, exc)
-                        return False, None
-                    log.warning("%s %s: retries exhausted (%s); answering with the give-up "
-                                "reply", delivery.envelope.type, delivery.envelope.id, exc)
-                    self.gave_up += 1
-                    return True, await give_up(delivery, exc)
-                delay = min(self.backoff * 2**attempt, self.max_backoff)
-                attempt += 1
-                self.retried += 1
-                log.warning("%s %s failed transiently (%s); retry %d/%d in %.2fs",
-                            delivery.envelope.type, delivery.envelope.id, exc, attempt,
-                            self.retries, delay)
-                await asyncio.sleep(delay)
+        """Run the handler with in-process retries (stamina: ``retries`` more attempts after
+        ``backoff``, doubling to at most ``max_backoff``, no jitter); (handled, reply), or
+        (False, None) to dead-letter."""
+        envelope = delivery.envelope
+        try:
+            async for attempt in stamina.retry_context(
+                    on=TransientError, attempts=self.retries + 1, timeout=None,
+                    wait_initial=self.backoff, wait_max=self.max_backoff, wait_jitter=0.0):
+                with attempt:
+                    try:
+                        return True, await handler(delivery)
+                    except TransientError as exc:
+                        if attempt.num <= self.retries:
+                            self.retried += 1
+                            log.warning("%s %s failed transiently (%s); retry %d/%d in %.2fs",
+                                        envelope.type, envelope.id, exc, attempt.num,
+                                        self.retries, attempt.next_wait)
+                        raise
+        except TransientError as exc:
+            give_up = self.give_ups.get(envelope.type)
+            if give_up is None:
+                log.error("%s %s: retries exhausted (%s); dead-lettered", envelope.type,
+                          envelope.id, exc)
+                return False, None
+            log.warning("%s %s: retries exhausted (%s); answering with the give-up reply",
+                        envelope.type, envelope.id, exc)
+            self.gave_up += 1
+            return True, await give_up(delivery, exc)
+        raise AssertionError("stamina ended the attempts without a result or an error")
 
     async def _on_message(self, message: AbstractIncomingMessage, handler: Handler) -> None:
         assert self._handled is not None

@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 import aio_pika
+import stamina
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
@@ -64,9 +65,11 @@ log = logging.getLogger("maatwerk.router")
 
 TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError,
              ChannelInvalidStateError)
+# At most 2 s between attempts: a broker node fails over in seconds, and a longer wait would only
+# add to the time to recover.
+RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 2.0  # seconds
 LocalHandler = Callable[[Route], Awaitable[None]]
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for a broker confirm before publishing again
-MAX_RETRY_DELAY = 2.0
 
 
 class DeliveryLostError(Exception):
@@ -139,29 +142,36 @@ class Router:
 
     async def _with_retry(self, inbound: Inbound,
                           deliverable: Callable[[], bool] = lambda: True) -> None:
-        """Handle ``inbound``; on a transient failure try again, for as long as it takes (or until
-        the delivery's channel is gone: then the broker redelivers it, :class:`DeliveryLostError`).
+        """Handle ``inbound``; on a transient failure try again, for as long as it takes, after
+        0.02 s, doubling to at most 2 s (stamina; no jitter, no limit of attempts or time), or
+        until the delivery's channel is gone: then the broker redelivers it
+        (:class:`DeliveryLostError`). An :class:`OriginalInProgressError` (a
+        StoreUnavailableError) is retried the same way but is no failure: it is neither counted
+        in ``retries`` nor reported to health.
 
         A retry may find this very message's claim from the failed attempt: it takes it over
         exactly as it would after a redelivery.
         """
-        delay = 0.02
-        while True:
-            if not deliverable():
-                raise DeliveryLostError(inbound.user_id or "")
-            try:
-                await self._handle(inbound)
-                self.on_health(True)
-                return
-            except OriginalInProgressError as exc:
-                log.debug("answer before its original was recorded, retrying: %s", exc)
-            except TRANSIENT as exc:
-                self.metrics.retries.inc()
-                self.on_health(False)
-                log.warning("transient failure, retrying in %.2fs: %s", delay, exc)
-            inbound = replace(inbound, redelivered=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_DELAY)
+        async for attempt in stamina.retry_context(
+                on=TRANSIENT, attempts=None, timeout=None, wait_initial=RETRY_FIRST_WAIT,
+                wait_max=RETRY_MAX_WAIT, wait_jitter=0.0):
+            with attempt:
+                if not deliverable():
+                    raise DeliveryLostError(inbound.user_id or "")
+                if attempt.num > 1:
+                    inbound = replace(inbound, redelivered=True)
+                try:
+                    await self._handle(inbound)
+                except OriginalInProgressError as exc:
+                    log.debug("answer before its original was recorded, retrying: %s", exc)
+                    raise
+                except TRANSIENT as exc:
+                    self.metrics.retries.inc()
+                    self.on_health(False)
+                    log.warning("transient failure, retrying in %.2fs: %s", attempt.next_wait,
+                                exc)
+                    raise
+        self.on_health(True)
 
     async def _handle(self, inbound: Inbound) -> None:
         outcome: Outcome = await self.pipeline.process(inbound)

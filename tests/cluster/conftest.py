@@ -10,7 +10,6 @@ import time
 import urllib.error
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -79,7 +78,7 @@ async def cluster_vhost(all_nodes_up: nodes.Cluster, registry: Registry,
 def cluster_settings(cluster_vhost: str, all_nodes_up: nodes.Cluster, keys_dir: Path,
                      tmp_path: Path) -> Settings:
     """Hub settings with every node's URL (``AMQP_URL`` as a comma-separated list)."""
-    return replace(Settings.from_env({}), amqp_url=all_nodes_up.urls(vhost=cluster_vhost),
+    return Settings.from_env({}).replace(amqp_url=all_nodes_up.urls(vhost=cluster_vhost),
                    keys_dir=keys_dir, state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
                    http_port=0, watch_seconds=0.5)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -143,7 +142,7 @@ def stopped_name(hub_node: nodes.Node, fault: str) -> str:
 
 @pytest.fixture
 def pg_settings(cluster_settings: Settings, pg_url: str) -> Settings:
-    return replace(cluster_settings, state_url=pg_url)
+    return cluster_settings.replace(state_url=pg_url)
 
 
 @pytest.mark.timeout(900)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -32,9 +31,9 @@ async def test_broker_lost_is_red_within_seconds_and_green_when_routing_resumes(
     node = all_nodes_up.nodes[-1]
     only_node = node.amqp_url(vhost=cluster_vhost)
     hubs = {
-        "sqlite": HubService(replace(cluster_settings, amqp_url=only_node), registry=registry,
+        "sqlite": HubService(cluster_settings.replace(amqp_url=only_node), registry=registry,
                              clock=clock),
-        "postgresql": HubService(replace(cluster_settings, amqp_url=only_node, state_url=pg_url),
+        "postgresql": HubService(cluster_settings.replace(amqp_url=only_node, state_url=pg_url),
                                  registry=registry, clock=clock),
     }
     for hub in hubs.values():

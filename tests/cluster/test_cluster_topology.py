@@ -25,7 +25,7 @@ async def test_every_inbox_has_three_members_and_the_node_is_shown(
     cluster_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     registry: Registry, clock: FakeClock, unused_tcp_port: int,
 ) -> None:
-    settings = Settings(**{**cluster_settings.__dict__, "http_port": unused_tcp_port})
+    settings = cluster_settings.replace(http_port=unused_tcp_port)
     hub = HubService(settings, registry=registry, clock=clock)
     await hub.start()
     try:

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import sqlite3
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -45,7 +44,9 @@ async def test_a_locked_audit_table_turns_readiness_red_then_green(
     hub_settings: Settings, state_url: str, registry: Registry, clock: FakeClock,
     client: ClientFactory, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = replace(hub_settings, state_url=state_url, state_timeouts=TIMEOUTS)
+    settings = hub_settings.replace(
+        state_url=state_url, state_timeout_seconds=TIMEOUTS.statement,
+        state_lock_timeout_seconds=TIMEOUTS.lock, sqlite_busy_ms=TIMEOUTS.sqlite_busy_ms)
     hub = HubService(settings, registry=registry, clock=clock)
     await hub.start()
     try:
@@ -120,7 +121,7 @@ async def test_a_healthy_replica_under_load_is_never_red(
     hub_settings: Settings, state_url: str, registry: Registry, clock: FakeClock,
     client: ClientFactory,
 ) -> None:
-    settings = replace(hub_settings, state_url=state_url)
+    settings = hub_settings.replace(state_url=state_url)
     hub = HubService(settings, registry=registry, clock=clock)
     await hub.start()
     try:

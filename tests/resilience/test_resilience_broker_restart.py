@@ -13,7 +13,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ async def test_broker_restarted_mid_stream_loses_nothing(
     registry_file: Path, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    settings = replace(hub_settings, amqp_url=single_node.amqp_url(vhost=node_clients.vhost))
+    settings = hub_settings.replace(amqp_url=single_node.amqp_url(vhost=node_clients.vhost))
     log = tmp_path / "hub.log"
     process = start_hub(settings, registry_file, log)
     tally = Tally()
