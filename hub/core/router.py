@@ -42,6 +42,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
 from hub.contract import names
+from hub.contract.errors import HubError
 from hub.contract.messages import Envelope, utc_iso
 from hub.contract.notary import Notary, notice_id
 from hub.contract.registry import Participant
@@ -72,7 +73,7 @@ LocalHandler = Callable[[Route], Awaitable[None]]
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for a broker confirm before publishing again
 
 
-class DeliveryLostError(Exception):
+class DeliveryLostError(HubError):
     """The channel this delivery came on is gone: it can no longer be acked; the broker
     redelivers it."""
 
