@@ -42,6 +42,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+# RabbitMQ's own scripts (the Debian/Ubuntu package keeps them here; /usr/sbin has wrappers that
+# switch to the rabbitmq user and would drop our HOME, hence our cookie).
 SBIN = Path(os.environ.get("MAATWERK_RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
 DEFAULT_NODE_PORT = 5672
 HOST = "localhost"
