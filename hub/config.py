@@ -71,9 +71,11 @@ class Settings(BaseSettings):
                              "first)")
     quorum_size: int = variable("MAATWERK_QUORUM_SIZE", 3, "initial members of each quorum "
                                 "queue the hub declares (RabbitMQ caps it at the nodes)", ge=1)
-    state_timeout_seconds: float = variable(
-        "MAATWERK_STATE_TIMEOUT_SECONDS", 5.0,
-        "PostgreSQL statement timeout and wait for a pool connection", gt=0)
+    state_timeout_seconds: float = variable("MAATWERK_STATE_TIMEOUT_SECONDS", 5.0,
+                                            "PostgreSQL statement timeout", gt=0)
+    state_pool_timeout_seconds: float = variable(
+        "MAATWERK_STATE_POOL_TIMEOUT_SECONDS", 30.0,
+        "PostgreSQL: the longest wait for a pool connection", gt=0)
     state_lock_timeout_seconds: float = variable("MAATWERK_STATE_LOCK_TIMEOUT_SECONDS", 2.0,
                                                  "PostgreSQL lock wait timeout", gt=0)
     sqlite_busy_ms: int = variable("MAATWERK_SQLITE_BUSY_MS", 1000,
@@ -151,7 +153,8 @@ class Settings(BaseSettings):
     def state_timeouts(self) -> StateTimeouts:
         return StateTimeouts(statement=self.state_timeout_seconds,
                              lock=self.state_lock_timeout_seconds,
-                             sqlite_busy_ms=self.sqlite_busy_ms)
+                             sqlite_busy_ms=self.sqlite_busy_ms,
+                             pool=self.state_pool_timeout_seconds)
 
 
 VARIABLES: dict[str, tuple[str, str]] = variables(Settings)

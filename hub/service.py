@@ -117,7 +117,8 @@ class HubService:
         assert self._db is not None and self.audit is not None
         # Each statement is bounded by the state timeouts already; this bounds the whole round
         # (a busy replica waits for pool connections: slow is not unhealthy).
-        limit = 2 * self.settings.state_timeouts.statement + 1.0
+        timeouts = self.settings.state_timeouts
+        limit = timeouts.pool + 2 * timeouts.statement
         try:
             async with asyncio.timeout(limit):
                 self._checks.update(await health.probe(

@@ -46,6 +46,7 @@ class StateTimeouts:
     statement: float = 5.0
     lock: float = 2.0
     sqlite_busy_ms: int = 1000
+    pool: float = 30.0  # a busy replica queues for connections: slow is not unanswering
 
 
 TimeoutHook = Callable[[str], None]
@@ -220,7 +221,7 @@ class PostgresDatabase(Database):
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A pool connection; every failure to get or use one is a StoreUnavailableError."""
         try:
-            conn = await self._pool.acquire(timeout=self.timeouts.statement)
+            conn = await self._pool.acquire(timeout=self.timeouts.pool)
         except TimeoutError as exc:
             raise _timed_out("pool", self.on_timeout, exc) from exc
         except _PG_DOWN as exc:
