@@ -71,12 +71,12 @@ class Settings(BaseSettings):
                              "first)")
     quorum_size: int = variable("MAATWERK_QUORUM_SIZE", 3, "initial members of each quorum "
                                 "queue the hub declares (RabbitMQ caps it at the nodes)", ge=1)
-    state_timeout_seconds: float = variable("MAATWERK_STATE_TIMEOUT_SECONDS", 5.0,
+    state_timeout_seconds: float = variable("MAATWERK_STATE_TIMEOUT_SECONDS", 30.0,
                                             "PostgreSQL statement timeout", gt=0)
     state_pool_timeout_seconds: float = variable(
         "MAATWERK_STATE_POOL_TIMEOUT_SECONDS", 30.0,
         "PostgreSQL: the longest wait for a pool connection", gt=0)
-    state_lock_timeout_seconds: float = variable("MAATWERK_STATE_LOCK_TIMEOUT_SECONDS", 2.0,
+    state_lock_timeout_seconds: float = variable("MAATWERK_STATE_LOCK_TIMEOUT_SECONDS", 15.0,
                                                  "PostgreSQL lock wait timeout", gt=0)
     sqlite_busy_ms: int = variable("MAATWERK_SQLITE_BUSY_MS", 1000,
                                    "SQLite busy timeout (a locked database)", ge=0)

@@ -37,7 +37,13 @@ from hub.ops.http import build_app
 from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
 from hub.state.audit import AuditLog
-from hub.state.database import Database, migrate, open_database
+from hub.state.database import (
+    Database,
+    SqliteDatabase,
+    StateTimeouts,
+    migrate,
+    open_database,
+)
 from hub.state.ledger import Expectation, Ledger
 from hub.state.seen import MessageStore
 from hub.telemetry.metrics import HubMetrics
@@ -45,6 +51,10 @@ from hub.telemetry.metrics import HubMetrics
 log = logging.getLogger("maatwerk.hub")
 
 HEALTH_SECONDS = 1.0  # how often the deep probes run
+# The probes' own connection waits at most this long: readiness is about whether the store
+# answers, and must turn red within seconds, while routing's statements wait for the (longer)
+# configured timeouts, since a busy store queueing decisions on the audit lock is not a broken one.
+PROBE_TIMEOUTS = StateTimeouts(statement=2.0, lock=1.0, sqlite_busy_ms=300, pool=2.0)
 
 
 class HubService:
@@ -68,6 +78,8 @@ class HubService:
                         "registry": False, "policy": False, "signing": False}
         self.audit: AuditLog | None = None
         self._db: Database | None = None
+        self._probe_db: Database | None = None
+        self._probe_audit: AuditLog | None = None
         self._connection: FailoverConnection | None = None
         self._routing_ok = True  # the last message in hand met no transient failure
         self._channel: AbstractRobustChannel | None = None
@@ -114,16 +126,17 @@ class HubService:
 
     async def check_health(self) -> None:
         """Run the deep probes, each bounded: a store that does not answer is a red check."""
-        assert self._db is not None and self.audit is not None
+        assert self._probe_db is not None and self._probe_audit is not None
+        assert self.audit is not None
         # Each statement is bounded by the state timeouts already; this bounds the whole round
         # (a busy replica waits for pool connections: slow is not unhealthy).
-        timeouts = self.settings.state_timeouts
-        limit = timeouts.pool + 2 * timeouts.statement
+        limit = PROBE_TIMEOUTS.pool + 2 * PROBE_TIMEOUTS.statement
         try:
             async with asyncio.timeout(limit):
                 self._checks.update(await health.probe(
                     notary=self.notary, registry=self.registry, policy=self.policy,
-                    db=self._db, audit=self.audit, metrics=self.metrics, replica=self.replica,
+                    db=self._probe_db, audit=self._probe_audit, metrics=self.metrics,
+                    replica=self.replica, writes_ok=self.audit.healthy,
                     now=self.clock()))
         except TimeoutError:
             log.warning("readiness probes did not finish in %.0f s: state not ready",
@@ -148,6 +161,13 @@ class HubService:
         await migrate(self._db)
         self._checks["state"] = True
         self.audit = AuditLog(self._db, hash_key=self.settings.hash_key, clock=self.clock)
+        # SQLite: one connection on this thread (a second one would wait on our own
+        # transactions); an outside lock reaches it through its busy timeout.
+        self._probe_db = (self._db if isinstance(self._db, SqliteDatabase)
+                          else await open_database(self.settings.state_url, PROBE_TIMEOUTS))
+        self._probe_db.on_timeout = lambda kind: self.metrics.state_timeouts.labels(kind).inc()
+        self._probe_audit = AuditLog(self._probe_db, hash_key=self.settings.hash_key,
+                                     clock=self.clock)
         self._checks["audit"] = await self.audit.check_tail()
         self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary, self.audit)
         pipeline = Pipeline(
@@ -226,9 +246,9 @@ class HubService:
         if self._connection is not None:
             await self._connection.close()
         self._connection, self._channel = None, None
-        if self._db is not None:
-            await self._db.close()
-        self._db = None
+        for db in {id(d): d for d in (self._db, self._probe_db) if d is not None}.values():
+            await db.close()
+        self._db = self._probe_db = self._probe_audit = None
         self._checks = dict.fromkeys(self._checks, False)
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:

@@ -43,8 +43,8 @@ class StateTimeouts:
     retried, readiness goes red), logs a warning and is counted (``on_timeout``).
     """
 
-    statement: float = 5.0
-    lock: float = 2.0
+    statement: float = 30.0
+    lock: float = 15.0
     sqlite_busy_ms: int = 1000
     pool: float = 30.0  # a busy replica queues for connections: slow is not unanswering
 

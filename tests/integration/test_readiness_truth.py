@@ -58,7 +58,8 @@ async def test_a_locked_audit_table_turns_readiness_red_then_green(
                               body=timeout_request_body("cjib"))
 
         await gm.send(request(0))
-        await wait_until(lambda: len(got) == 1, 30, "the first message routed")
+        routed = hub.metrics.routed.labels("timeout.request", "cjib")
+        await wait_until(lambda: routed._value.get() == 1, 30, "the first message routed")
         await wait_until(lambda: hub.ready, 10, "ready before the lock")
 
         caplog.set_level(logging.WARNING, logger="maatwerk.state")
@@ -72,11 +73,10 @@ async def test_a_locked_audit_table_turns_readiness_red_then_green(
             # retried, never acknowledged; the recipient's SDK drops the repeated copies.
             assert not hub.ready, "red for as long as the lock is held"
             assert hub.metrics.ready._value.get() == 0
-            assert hub.metrics.routed.labels("timeout.request", "cjib")._value.get() == 1
+            assert routed._value.get() == 1
         await wait_until(lambda: hub.ready, 15, "green again")
-        await wait_until(
-            lambda: hub.metrics.routed.labels("timeout.request", "cjib")._value.get() == 2,
-            30, "the held message recorded as routed")
+        await wait_until(lambda: routed._value.get() == 2, 30,
+                         "the held message recorded as routed")
         await gm.send(request(2))
         await wait_until(lambda: len(got) == 3, 30, "routing resumed after the lock")
         assert hub.ready
