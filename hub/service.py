@@ -130,7 +130,10 @@ class HubService:
         assert self.audit is not None
         # Each statement is bounded by the state timeouts already; this bounds the whole round
         # (a busy replica waits for pool connections: slow is not unhealthy).
-        limit = PROBE_TIMEOUTS.pool + 2 * PROBE_TIMEOUTS.statement
+        # PostgreSQL: the probes' own pool, short waits. SQLite: the probes queue behind the
+        # messages in hand for the one connection, so only the configured waits apply.
+        bounds = PROBE_TIMEOUTS if self._probe_db is not self._db else self.settings.state_timeouts
+        limit = bounds.pool + 2 * bounds.statement
         try:
             async with asyncio.timeout(limit):
                 self._checks.update(await health.probe(
