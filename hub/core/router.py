@@ -246,7 +246,7 @@ class Router:
         original = duplicate.original
         body: dict[str, Any] = {
             "original_message_id": str(original.id),
-            "original_outcome": "in_progress" if original.status == "processing" else (
+            "original_outcome": "in_progress" if original.status == PROCESSING else (
                 "refused" if original.status == REFUSED else "routed"),
         }
         if original.reason:
