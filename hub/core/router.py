@@ -16,9 +16,10 @@ Why *publish with confirm, then record, then ack* is the safe order:
 
 On a cluster (several broker nodes, :mod:`hub.core.failover`):
 
-- A publish whose confirm does not come (the node went; at most ``PUBLISH_TIMEOUT`` s) fails; the
-  message is handled again after the reconnect and the same bytes with the same id are published
-  to the recipient's inbox (the SDK drops a copy that did arrive).
+- A publish whose confirm does not come (the node went: at once when its channel closes, at most
+  ``PUBLISH_TIMEOUT`` s when the connection hangs) fails; the message is handled again after
+  the reconnect and the same bytes with the same id are published to the recipient's inbox (the
+  SDK drops a copy that did arrive).
 - A delivery whose channel died with the node cannot be acked any more: the broker gives it to a
   consumer again, so this replica stops working on it (no retry, no ack).
 - A redelivery the hub caused itself (recorded, then the ack was lost with a replica or a node)
@@ -70,7 +71,11 @@ TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutE
 # add to the time to recover.
 RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 2.0  # seconds
 LocalHandler = Callable[[Route], Awaitable[None]]
-PUBLISH_TIMEOUT = 10.0  # seconds to wait for a broker confirm before publishing again
+# Seconds to wait for a broker confirm before publishing again. A node that goes closes the
+# channel and fails pending confirms at once; this is for a connection that hangs (the AMQP
+# heartbeat notices it in 60 s). 10 s was too short on a starved machine: confirms that came late
+# were published again, adding load.
+PUBLISH_TIMEOUT = 60.0
 
 
 class DeliveryLostError(HubError):
