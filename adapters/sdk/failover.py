@@ -39,14 +39,16 @@ class FailoverConnection(RobustConnection):
         url = self.urls[self._turn % len(self.urls)]
         self._turn += 1
         self.url = URL(url)
-        self.node = None
+        # The node of the latest transport; whether it is live is ``connected`` (see is_live).
+        # Set before connecting: a transport whose channel restore failed may be kept and
+        # repaired in place by the robust connection, without a new attempt.
+        self.node = node_of(url)
         connect = super()._RobustConnection__connect_transport  # type: ignore[misc]
         try:
             await connect()
         except Exception as exc:
             log.warning("broker %s not reached: %s", redact(url), exc)
             raise
-        self.node = node_of(url)
         log.info("connected to broker node %s", self.node,
                  extra={"event": "broker_connected", "node": self.node})
 
