@@ -116,7 +116,7 @@ class hold_audit_lock:  # noqa: N801 (an async context manager, used like a func
             await self._pg.close()
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(900)
 async def test_a_healthy_replica_under_load_is_never_red(
     hub_settings: Settings, state_url: str, registry: Registry, clock: FakeClock,
     client: ClientFactory,
@@ -141,7 +141,8 @@ async def test_a_healthy_replica_under_load_is_never_red(
             await asyncio.gather(*(gm.send(gm.message(
                 type="timeout.request", recipient="cjib", case_id=f"LOAD-{i}",
                 body=timeout_request_body("cjib"))) for i in range(start, start + 100)))
-        await wait_until(lambda: len(got) >= count, 180, "every message routed")
+        # generous: on a saturated shared machine 1,500 messages took more than 3 minutes
+        await wait_until(lambda: len(got) >= count, 600, "every message routed")
         await watcher
         red = samples.count(False)
         print(f"\n[{state_url.split(':')[0]}] {len(samples)} readiness samples under load, "
