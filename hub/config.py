@@ -31,6 +31,7 @@ from hub.contract.environment import config_error, markdown_table, variable, var
 from hub.contract.errors import ConfigError
 from hub.contract.tls import VARIABLES as TLS_VARIABLES
 from hub.contract.tls import TlsSettings
+from hub.state.database import StateTimeouts
 
 DEV_HASH_KEY = "maatwerk-dev-hash-key"
 MIN_HASH_KEY_CHARS = 16
@@ -69,7 +70,20 @@ class Settings(BaseSettings):
                                       extra="forbid")
 
     amqp_url: str = variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",
-                             "broker URL the hub connects with")
+                             "broker URL; a comma-separated list for a cluster's nodes, tried in "
+                             "turn (a bare host:port takes user, password and vhost from the "
+                             "first)")
+    quorum_size: int = variable("MAATWERK_QUORUM_SIZE", 3, "initial members of each quorum "
+                                "queue the hub declares (RabbitMQ caps it at the nodes)", ge=1)
+    state_timeout_seconds: float = variable("MAATWERK_STATE_TIMEOUT_SECONDS", 30.0,
+                                            "PostgreSQL statement timeout", gt=0)
+    state_pool_timeout_seconds: float = variable(
+        "MAATWERK_STATE_POOL_TIMEOUT_SECONDS", 30.0,
+        "PostgreSQL: the longest wait for a pool connection", gt=0)
+    state_lock_timeout_seconds: float = variable("MAATWERK_STATE_LOCK_TIMEOUT_SECONDS", 15.0,
+                                                 "PostgreSQL lock wait timeout", gt=0)
+    sqlite_busy_ms: int = variable("MAATWERK_SQLITE_BUSY_MS", 1000,
+                                   "SQLite busy timeout (a locked database)", ge=0)
     registry_path: OptionalPath = variable("MAATWERK_REGISTRY", None,
                                            "participant registry YAML file",
                                            shown="(embedded demo registry)")
@@ -138,6 +152,13 @@ class Settings(BaseSettings):
     @property
     def tls(self) -> TlsSettings:
         return TlsSettings(ca=self.tls_ca, cert=self.tls_cert, key=self.tls_key)
+
+    @property
+    def state_timeouts(self) -> StateTimeouts:
+        return StateTimeouts(statement=self.state_timeout_seconds,
+                             lock=self.state_lock_timeout_seconds,
+                             sqlite_busy_ms=self.sqlite_busy_ms,
+                             pool=self.state_pool_timeout_seconds)
 
 
 VARIABLES: dict[str, tuple[str, str]] = variables(Settings)

@@ -43,16 +43,17 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustChannel,
-    AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
+from adapters.sdk.failover import FailoverConnection, connect_failover
 from adapters.sdk.handled import HandledIds
 from hub.contract import names
 from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
+from hub.contract.brokers import split_urls
 from hub.contract.errors import Refusal
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import (
@@ -167,7 +168,7 @@ class HubClient:
         self._state_url = state_url
         self.dropped_redeliveries = 0
         self.handled_count = 0
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: FailoverConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._inbound: AbstractExchange | None = None
         self._queue: AbstractQueue | None = None
@@ -202,10 +203,19 @@ class HubClient:
     def id(self) -> str:
         return self.participant.id
 
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this client is connected to (None: none now)."""
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            return None
+        return connection.node
+
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
-        self._connection = await aio_pika.connect_robust(
-            self.amqp_url, **connect_kwargs(self.amqp_url, self.tls))
+        # AMQP_URL may list several nodes: tried in turn on connect and on every reconnect.
+        urls = split_urls(self.amqp_url)
+        self._connection = await connect_failover(urls, **connect_kwargs(urls[0], self.tls))
         # Keep references: a robust connection restores only channels/queues still referenced.
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.prefetch)

@@ -24,6 +24,10 @@ class Views(Protocol):
 
     async def overdue(self) -> list[Expectation]: ...
 
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this replica is connected to, None when none."""
+
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
               views: Views, console: Console | None = None) -> Starlette:
@@ -40,7 +44,8 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
     async def readyz(request: Request) -> Response:
         checks = readiness()
         ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse({"ready": ok, "checks": checks, "broker_node": views.broker_node},
+                            status_code=200 if ok else 503)
 
     async def case(request: Request) -> Response:
         status = await views.case(request.path_params["case_id"])

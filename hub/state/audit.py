@@ -170,14 +170,20 @@ class AuditLog:
 
     async def check_tail(self, records: int = 100) -> bool:
         """Cheap readiness check: the last ``records`` link up and end at the head."""
+        # One statement, so head and tail are one consistent read: an append committed between
+        # two separate reads made a healthy chain look broken (readiness flapped under load).
         try:
-            head = await self.head()
-            if head is None:
-                return True
             rows = await self.db.fetch(
-                "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq", head[0] - records)
+                "SELECT h.seq AS head_seq, h.hash AS head_hash, l.* FROM audit_head h "
+                "LEFT JOIN audit_log l ON l.seq > h.seq - $1 AND l.seq <= h.seq "
+                "WHERE h.id = 1 ORDER BY l.seq", records)
         except StoreUnavailableError:
             return False
+        if not rows:
+            return True  # no head yet: an empty chain
+        head = (int(rows[0]["head_seq"]), rows[0]["head_hash"])
+        if rows[0]["seq"] is None:
+            return False  # a head without its records
         return tail_intact([AuditRecord.from_row(r) for r in rows], head)
 
 

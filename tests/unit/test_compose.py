@@ -141,7 +141,8 @@ def test_definitions_match_the_topology(definitions: dict[str, Any]) -> None:
     for name, queue in queues.items():
         assert queue["vhost"] == "/" and queue["durable"] and not queue["auto_delete"]
         if name == names.DEAD_LETTER_QUEUE:
-            assert queue["arguments"] == {"x-queue-type": "quorum"}
+            assert queue["arguments"] == {"x-queue-type": "quorum",
+                                          "x-quorum-initial-group-size": 3}
         else:
             assert queue["arguments"] == dict(quorum_arguments(limit)), name
     exchanges = {e["name"]: e["type"] for e in definitions["exchanges"]}
