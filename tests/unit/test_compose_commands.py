@@ -217,9 +217,9 @@ def test_http_healthcheck_fails_on_an_error_status() -> None:
 
 @pytest.mark.broker
 def test_amqp_healthcheck_tells_a_connected_process_from_one_that_is_not() -> None:
-    from tests.conftest import AMQP_HOST
+    from tests.conftest import BROKER
 
-    host, port = AMQP_HOST.split(":")
+    host, port = BROKER.hosts[0].split(":")
     connected = subprocess.Popen([sys.executable, "-c", (
         "import socket, sys, time\n"
         f"s = socket.create_connection(({host!r}, {port}))\n"
@@ -250,7 +250,9 @@ def test_the_demo_profile_plays_the_case_on_its_own_vhost_with_the_stacks_passwo
     services = compose_file()["services"]
     demo = services["demo"]
     assert demo["profiles"] == ["demo"]
-    assert all("profiles" not in s for n, s in services.items() if n != "demo")
+    # The stack itself has no profile; only the demo and the cluster profile's services do.
+    assert all(s.get("profiles", ["cluster"]) == ["cluster"] or "profiles" not in s
+               for n, s in services.items() if n != "demo")
     args = build_parser().parse_args(demo["command"][1:])
     assert args.wait is False  # plays the case and exits with its result
     url = urlsplit(demo["environment"]["AMQP_URL"])
