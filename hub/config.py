@@ -28,6 +28,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_CLOCK_SKEW_SECONDS": ("300", "how far created_at may lie in the future"),
     "MAATWERK_HTTP_HOST": ("127.0.0.1", "address of /metrics, /healthz, /readyz"),
     "MAATWERK_HTTP_PORT": ("8080", "port of the HTTP endpoints (0: none)"),
+    "MAATWERK_HTTP_TOKENS": (
+        "(unset: loopback only, no auth)",
+        "token file of HTTP clients (maatwerk-hub tokens add); required off loopback",
+    ),
     "MAATWERK_PREFETCH": ("64", "unacknowledged inbound messages per hub replica"),
     "MAATWERK_DELIVERY_LIMIT": ("5", "deliveries of one message before the queue dead-letters it"),
     "MAATWERK_AGREEMENTS": ("(embedded defaults)", "deadlines and time-out rules YAML file"),
@@ -64,6 +68,7 @@ class Settings:
     clock_skew_seconds: int
     http_host: str
     http_port: int
+    http_tokens: Path | None
     prefetch: int
     delivery_limit: int
     log_level: str
@@ -85,6 +90,7 @@ class Settings:
             clock_skew_seconds=_int(env, "MAATWERK_CLOCK_SKEW_SECONDS"),
             http_host=env.get("MAATWERK_HTTP_HOST", "127.0.0.1"),
             http_port=_int(env, "MAATWERK_HTTP_PORT"),
+            http_tokens=_path(env, "MAATWERK_HTTP_TOKENS"),
             prefetch=_int(env, "MAATWERK_PREFETCH"),
             delivery_limit=_int(env, "MAATWERK_DELIVERY_LIMIT"),
             log_level=env.get("MAATWERK_LOG_LEVEL", "INFO").upper(),

@@ -26,6 +26,7 @@ from hub.contract.notary import Notary
 from hub.contract.policy import Policy, load_policy
 from hub.contract.registry import Registry, load_registry
 from hub.contract.tls import connect_kwargs
+from hub.contract.tokens import TokenFile, require_auth_off_loopback
 from hub.core import topology
 from hub.core.pipeline import Pipeline, PipelineSettings
 from hub.core.router import Router
@@ -99,7 +100,18 @@ class HubService:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def http_tokens(self) -> TokenFile | None:
+        """The HTTP token file; a ConfigError when the HTTP endpoints would be open off
+        loopback."""
+        tokens = (TokenFile.load(self.settings.http_tokens)
+                  if self.settings.http_tokens is not None else None)
+        if self.settings.http_port:
+            require_auth_off_loopback(self.settings.http_host, tokens, "the hub's HTTP endpoints",
+                                      "MAATWERK_HTTP_TOKENS")
+        return tokens
+
     async def start(self) -> None:
+        tokens = self.http_tokens()  # refuse before connecting to anything
         self._db = await open_database(self.settings.state_url)
         await migrate(self._db)
         self._checks["state"] = True
@@ -135,15 +147,18 @@ class HubService:
         await self.check_health()
         self.metrics.ready.set(1)
         if self.settings.http_port:
-            await self._start_http()
+            await self._start_http(tokens)
         log.info("hub started", extra={"event": "started", "policy": self.policy.version,
                                        "registry": self.registry.version})
 
-    async def _start_http(self) -> None:
+    async def _start_http(self, tokens: TokenFile | None) -> None:
         console = Console(database=lambda: self._db, registry=self.registry,
                           readiness=self.readiness, clock=self.clock,
                           amqp_url=self.settings.amqp_url)
-        app = build_app(self.metrics, self.readiness, self, console)
+        app = build_app(self.metrics, self.readiness, self, console, tokens)
+        if tokens is None:
+            log.warning("HTTP endpoints without authentication (loopback only); set "
+                        "MAATWERK_HTTP_TOKENS to require tokens")
         config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port,
                                 log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)

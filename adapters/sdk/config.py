@@ -28,6 +28,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_WEBHOOK_URL": ("(none)", "municipality/loket: POST every received message here"),
     "MAATWERK_ADAPTER_HTTP_HOST": ("127.0.0.1", "municipality: address of the local HTTP API"),
     "MAATWERK_ADAPTER_HTTP_PORT": ("8090", "municipality: port of the local HTTP API (0: none)"),
+    "MAATWERK_ADAPTER_HTTP_TOKENS": ("(unset: loopback only, no auth)",
+                                     "municipality: token file of API clients (maatwerk-hub "
+                                     "tokens add); required off loopback"),
+    "MAATWERK_POLICY": ("(embedded default policy)",
+                        "municipality: published policy for the API's pre-check"),
     "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
 
@@ -65,6 +70,8 @@ class AdapterSettings:
     webhook_url: str | None
     http_host: str
     http_port: int
+    http_tokens: Path | None
+    policy_path: Path | None
     log_level: str
 
     @property
@@ -96,5 +103,8 @@ class AdapterSettings:
             webhook_url=env.get("MAATWERK_WEBHOOK_URL") or None,
             http_host=env.get("MAATWERK_ADAPTER_HTTP_HOST") or "127.0.0.1",
             http_port=int(_number(env, "MAATWERK_ADAPTER_HTTP_PORT", int)),
+            http_tokens=Path(env["MAATWERK_ADAPTER_HTTP_TOKENS"])
+            if env.get("MAATWERK_ADAPTER_HTTP_TOKENS") else None,
+            policy_path=Path(env["MAATWERK_POLICY"]) if env.get("MAATWERK_POLICY") else None,
             log_level=(env.get("MAATWERK_LOG_LEVEL") or "INFO").upper(),
         )
