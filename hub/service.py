@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustCon
 from hub.config import Settings
 from hub.contract import names
 from hub.contract.agreements import Agreements, load_agreements
+from hub.contract.errors import ConfigError
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import utc_now
 from hub.contract.notary import Notary
@@ -163,6 +164,12 @@ class HubService:
                                 log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)
         self._http_task = asyncio.create_task(self._http.serve())
+        while not self._http.started:  # return once it accepts connections
+            if self._http_task.done():
+                await self._http_task
+                raise ConfigError(f"HTTP endpoints on {self.settings.http_host}:"
+                                  f"{self.settings.http_port} did not start")
+            await asyncio.sleep(0.01)
 
     # -- views (HTTP) ---------------------------------------------------------------------------
 
