@@ -52,7 +52,7 @@ def required_role(method: str, path: str) -> str | None:
     non-GET request) needs ``operator``."""
     if path in OPEN_PATHS:
         return None
-    if method in ("GET", "HEAD") or (method == "POST" and path == "/messages/precheck"):
+    if method in ("GET", "HEAD") or (method == "POST" and path == "/precheck"):
         return "viewer"
     return "operator"
 

@@ -8,7 +8,7 @@ Three ways in, for case systems of every kind:
 - HTTP (:func:`api`, FastAPI; its OpenAPI document, generated from the models in
   :mod:`adapters.municipality_api`, is served at ``/openapi.json``):
 
-  - ``POST /messages/precheck`` explains, before anything is sent, whether the registry lets the
+  - ``POST /precheck`` explains, before anything is sent, whether the registry lets the
     message through and what the published data-sharing policy does to each body field;
   - ``POST /messages`` answers 202 with the id and a ``status_url`` once the broker confirmed the
     signed message (the hub decides after that);
@@ -30,7 +30,9 @@ from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.cases import CaseAdapter, PublishError
 from adapters.municipality_api import (
@@ -101,6 +103,29 @@ def api(adapter: CaseAdapter, policy: Policy | None = None) -> FastAPI:
         docs_url=None, redoc_url=None, responses=PROBLEMS,
     )
 
+    def openapi() -> dict[str, Any]:
+        """The generated document, with the bearer token declared (open: /healthz)."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "token": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"token": []}]
+            for operation in schema["paths"]["/healthz"].values():
+                operation["security"] = []
+                operation["responses"] = {k: v for k, v in operation["responses"].items()
+                                          if k not in ("401", "403")}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every error in the one shape, also Starlette's own (404, 405, unparsable body)."""
+        return JSONResponse({"error": str(exc.detail), "field": None},
+                            status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         error = exc.errors()[0]
@@ -128,7 +153,7 @@ def api(adapter: CaseAdapter, policy: Policy | None = None) -> FastAPI:
             return _problem(503, f"could not publish: {exc}")
         return Accepted(id=message_id, status="published", status_url=f"/messages/{message_id}")
 
-    @app.post("/messages/precheck", response_model=Precheck)
+    @app.post("/precheck", response_model=Precheck)
     async def precheck(message: MessageRequest) -> Any:
         """What the hub's authorisation (registry) and data-sharing policy would do with this
         message, per body field, without sending it. Not checked here, because only the hub

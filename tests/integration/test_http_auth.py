@@ -128,8 +128,9 @@ def test_adapter_command_refuses_an_open_api_off_loopback(tmp_path: Path) -> Non
            "MAATWERK_ADAPTER_STATE": str(tmp_path / "state"),
            "AMQP_URL": "amqp://nobody:nothing@127.0.0.1:1/"}
     env.pop("MAATWERK_ADAPTER_HTTP_TOKENS", None)
-    done = subprocess.run([str(Path(sys.executable).parent / "maatwerk-adapter"), "run", "municipality"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    adapter = str(Path(sys.executable).parent / "maatwerk-adapter")
+    done = subprocess.run([adapter, "run", "municipality"], env=env, capture_output=True,
+                          text=True, timeout=60)
     assert done.returncode != 0
     assert "MAATWERK_ADAPTER_HTTP_TOKENS" in done.stderr and "Traceback" not in done.stderr
 
@@ -159,7 +160,7 @@ async def test_municipality_api_needs_a_token_of_the_right_role(
             assert (await http.post("/messages", json=message, headers=bearer(viewer))
                     ).status_code == 403
             assert (await http.get("/cases/ZW-A2", headers=bearer(viewer))).status_code == 200
-            check = await http.post("/messages/precheck", json=message, headers=bearer(viewer))
+            check = await http.post("/precheck", json=message, headers=bearer(viewer))
             assert check.status_code == 200 and check.json()["would_pass"] is True
             assert adapter.store.case("ZW-A2") == []  # nothing sent so far
             sent = await http.post("/messages", json=message, headers=bearer(operator))
