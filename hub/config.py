@@ -36,6 +36,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MAATWERK_DELIVERY_LIMIT": ("5", "deliveries of one message before the queue dead-letters it"),
     "MAATWERK_AGREEMENTS": ("(embedded defaults)", "deadlines and time-out rules YAML file"),
     "MAATWERK_WATCH_SECONDS": ("5", "how often the deadline watcher and outbox run"),
+    "MAATWERK_DEADLETTER_RETENTION_DAYS": (
+        "30", "dead letters older than this are dropped (policy set by topology apply --users)"),
     "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
     "MAATWERK_HASH_KEY": ("(dev key)", "secret for keyed hashes of personal data in logs"),
     **TLS_VARIABLES,
@@ -48,6 +50,17 @@ def _int(env: Mapping[str, str], name: str) -> int:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r}: expected a whole number") from exc
+
+
+def _float(env: Mapping[str, str], name: str) -> float:
+    value = env.get(name, VARIABLES[name][0])
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r}: expected a number") from exc
+    if number <= 0:
+        raise ConfigError(f"{name}={value!r}: must be more than 0")
+    return number
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:
@@ -72,6 +85,7 @@ class Settings:
     prefetch: int
     delivery_limit: int
     log_level: str
+    deadletter_retention_days: float
     hash_key: bytes
     tls: TlsSettings
 
@@ -94,6 +108,7 @@ class Settings:
             prefetch=_int(env, "MAATWERK_PREFETCH"),
             delivery_limit=_int(env, "MAATWERK_DELIVERY_LIMIT"),
             log_level=env.get("MAATWERK_LOG_LEVEL", "INFO").upper(),
+            deadletter_retention_days=_float(env, "MAATWERK_DEADLETTER_RETENTION_DAYS"),
             hash_key=env.get("MAATWERK_HASH_KEY", "maatwerk-dev-hash-key").encode(),
             tls=TlsSettings.from_env(env),
         )

@@ -30,6 +30,7 @@ from hub.contract.tls import connect_kwargs
 from hub.contract.tokens import TokenFile, require_auth_off_loopback
 from hub.core import topology
 from hub.core.pipeline import Pipeline, PipelineSettings
+from hub.core.replay import ReplayConsumer
 from hub.core.router import Router
 from hub.ops import health
 from hub.ops.console import Console
@@ -70,6 +71,8 @@ class HubService:
         self._channel: AbstractRobustChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
+        self._replay_queue: AbstractQueue | None = None
+        self._replay_tag: str | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._watcher_task: asyncio.Task[None] | None = None
@@ -143,6 +146,9 @@ class HubService:
         await self.router.bind(self._channel)
         self._queue = await self._channel.get_queue(names.HUB_QUEUE)
         self._consumer_tag = await self._queue.consume(self.router.on_message)
+        self._replay_queue = await self._channel.get_queue(names.REPLAY_QUEUE)
+        self._replay_tag = await self._replay_queue.consume(
+            ReplayConsumer(self.router, self.settings.hash_key).on_message)
         self._stop_watching = asyncio.Event()
         self._watcher_task = asyncio.create_task(self.watcher.run(self._stop_watching))
         await self.check_health()
@@ -190,6 +196,9 @@ class HubService:
             if not await self.router.drain(seconds=10.0):
                 log.warning("stopping with messages in hand; the broker will redeliver them")
         self._queue, self._consumer_tag = None, None
+        if self._replay_queue is not None and self._replay_tag is not None:
+            await self._replay_queue.cancel(self._replay_tag)
+        self._replay_queue, self._replay_tag = None, None
         if self._watcher_task is not None:
             self._stop_watching.set()
             await self._watcher_task

@@ -20,9 +20,19 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, contract, keys, policy, register, serve, status, tokens
+    from hub.cli import (
+        audit,
+        contract,
+        deadletters,
+        keys,
+        policy,
+        register,
+        serve,
+        status,
+        tokens,
+    )
 
-    return [serve, status, keys, register, contract, policy, audit, tokens]
+    return [serve, status, keys, register, contract, policy, audit, tokens, deadletters]
 
 
 def build_parser() -> argparse.ArgumentParser:

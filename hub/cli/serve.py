@@ -16,7 +16,12 @@ from hub.contract.keys import ensure_dev_keys
 from hub.contract.registry import load_registry
 from hub.contract.tls import connect_kwargs
 from hub.core import topology
-from hub.core.broker_admin import DEFAULT_MANAGEMENT_URL, BrokerAdmin, load_passwords
+from hub.core.broker_admin import (
+    DEAD_LETTER_POLICY,
+    DEFAULT_MANAGEMENT_URL,
+    BrokerAdmin,
+    load_passwords,
+)
 from hub.service import HubService
 from hub.telemetry.logs import configure_logging
 
@@ -37,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     apply = actions.add_parser(
         "apply", help="declare the topology (idempotent)",
         description="Declares the exchanges and quorum queues. With --users also creates every "
-        "participant's broker user with least-privilege permissions through the management API.",
+        "participant's broker user with least-privilege permissions and the dead-letter "
+        "retention policy (MAATWERK_DEADLETTER_RETENTION_DAYS) through the management API.",
     )
     apply.add_argument("--users", action="store_true", help="also create users and permissions")
     apply.add_argument("--management-url", default=DEFAULT_MANAGEMENT_URL)
@@ -85,7 +91,11 @@ def _apply(args: argparse.Namespace) -> int:
             passwords = load_passwords(args.passwords, users)
             async with BrokerAdmin(args.management_url) as admin:
                 done = await admin.apply_users(registry, args.vhost, passwords)
+                await admin.set_dead_letter_retention(args.vhost,
+                                                      settings.deadletter_retention_days)
             print(f"users and permissions applied: {', '.join(done)}")
+            print(f"dead letters kept {settings.deadletter_retention_days:g} days "
+                  f"(policy {DEAD_LETTER_POLICY})")
 
     asyncio.run(apply())
     return 0

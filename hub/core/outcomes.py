@@ -28,6 +28,8 @@ class Inbound:
     body: bytes
     user_id: str | None
     redelivered: bool = False
+    replay: bool = False
+    """Sent back from the dead letters (:mod:`hub.core.replay`): a refusal may be re-decided."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ def quorum_arguments(delivery_limit: int) -> FieldTable:
 
 
 async def declare(channel: AbstractChannel, registry: Registry, delivery_limit: int) -> None:
-    """Declare exchanges, the hub's inbound queue, every participant's inbox and the DLQ."""
+    """Declare exchanges, the hub's inbound and replay queues, every participant's inbox and
+    the DLQ."""
     dead = await channel.declare_exchange(
         names.DEAD_LETTER_EXCHANGE, ExchangeType.FANOUT, durable=True
     )
@@ -38,6 +39,13 @@ async def declare(channel: AbstractChannel, registry: Registry, delivery_limit: 
         names.HUB_QUEUE, durable=True, arguments=quorum_arguments(delivery_limit)
     )
     await hub_queue.bind(inbound, routing_key=names.INBOUND_ROUTING_KEY)
+
+    replay = await channel.declare_exchange(names.REPLAY_EXCHANGE, ExchangeType.DIRECT,
+                                            durable=True)
+    replay_queue = await channel.declare_queue(
+        names.REPLAY_QUEUE, durable=True, arguments=quorum_arguments(delivery_limit)
+    )
+    await replay_queue.bind(replay, routing_key=names.REPLAY_ROUTING_KEY)
 
     deliver = await channel.declare_exchange(names.DELIVER_EXCHANGE, ExchangeType.DIRECT,
                                              durable=True)

@@ -334,6 +334,14 @@ class AuditLog:
                                    case_id)
         return [AuditRecord.from_row(r) for r in rows]
 
+    async def routed_exactly(self, message_id: str, recipient: str, digest: str) -> bool:
+        """Whether the chain records routing these exact bytes (SHA-256 ``digest``) of
+        ``message_id`` to ``recipient`` (a dead letter's redelivery checks this)."""
+        rows = await self.db.fetch(
+            "SELECT seq FROM audit_log WHERE event = $1 AND message_id = $2 AND recipient = $3 "
+            "AND body_hash = $4 LIMIT 1", ROUTED, message_id, recipient, digest)
+        return bool(rows)
+
     async def head(self) -> tuple[int, str] | None:
         row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")
         return (int(row["seq"]), row["hash"]) if row else None
