@@ -7,13 +7,31 @@ Read from a YAML file (embedded defaults in ``hub/contract/defaults/agreements.y
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.contract.errors import ConfigError
 from hub.contract.registry import describe_errors, read_yaml
+
+# Working days are counted on the Dutch calendar: Monday to Friday, less the public holidays that
+# the ``holidays`` package knows for the Netherlands (Nieuwjaarsdag, Goede Vrijdag, Pasen,
+# Koningsdag, Bevrijdingsdag in lustrum years, Hemelvaart, Pinksteren, Kerstmis), in Dutch time.
+CALENDAR_ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+@lru_cache(maxsize=64)
+def _dutch_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("NL", years=year))
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not a Dutch public holiday."""
+    return day.weekday() < 5 and day not in _dutch_holidays(day.year)
 
 
 class _Strict(BaseModel):
@@ -36,16 +54,22 @@ class Duration(_Strict):
         return self
 
     def after(self, start: datetime) -> datetime:
-        """The moment this duration after ``start`` (working days skip Saturday and Sunday)."""
+        """The moment this duration after ``start``.
+
+        Working days skip Saturdays, Sundays and Dutch public holidays, counted on the calendar
+        of Europe/Amsterdam; the deadline keeps the local time of day of ``start``.
+        """
         if self.working_days is None:
             seconds = (self.seconds or 0) + (self.minutes or 0) * 60 + (self.hours or 0) * 3600
             return start + timedelta(seconds=seconds)
-        moment, left = start, self.working_days
+        local = start.astimezone(CALENDAR_ZONE)
+        day, left = local.date(), self.working_days
         while left:
-            moment += timedelta(days=1)
-            if moment.weekday() < 5:
+            day += timedelta(days=1)
+            if is_working_day(day):
                 left -= 1
-        return moment
+        moment = datetime.combine(day, local.timetz().replace(tzinfo=None), CALENDAR_ZONE)
+        return moment.astimezone(start.tzinfo) if start.tzinfo else moment
 
 
 class Deadlines(_Strict):
