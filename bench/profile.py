@@ -123,9 +123,9 @@ async def steps(args: argparse.Namespace) -> None:
     from hub.core.pipeline import authorise, check_conversation, check_duplicate
     from hub.core.timeout_rules import check_timeout_rules
     from hub.state.audit import AuditLog
-    from hub.state.database import migrate as migrate_db
     from hub.state.database import open_database
     from hub.state.ledger import Ledger
+    from hub.state.migrations import migrate as migrate_db
     from hub.state.seen import MessageStore
     from hub.state.timeouts import TimeoutTable
     from hub.telemetry.logs import JsonFormatter
@@ -252,7 +252,8 @@ def plain_sqlite3(path: Path, count: int) -> tuple[float, float]:
     import sqlite3
     import uuid
 
-    from hub.state.database import MIGRATIONS
+    from hub.state.migrations import MIGRATIONS
+    from hub.state.seen import PROCESSING, ROUTED
 
     def q(sql: str) -> str:
         return re.sub(r"\$(\d+)", r"?\1", sql)
@@ -283,11 +284,11 @@ def plain_sqlite3(path: Path, count: int) -> tuple[float, float]:
     for i in range(count):
         mid, conv, case = str(uuid.uuid4()), str(uuid.uuid4()), f"c{i}"
         conn.execute(claim, (mid, "timeout.request", "gm0193", "cjib", case, conv, None,
-                             "processing", 1))
+                             PROCESSING, 1))
         conn.execute(get, (mid,)).fetchall()
         conn.execute(rules, (case, "cjib")).fetchall()
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(decide, (mid, "routed", None, "v", "r", 2))
+        conn.execute(decide, (mid, ROUTED, None, "v", "r", 2))
         for awaited in ("receipt", "response"):
             conn.execute(expect, (mid, awaited, "timeout.request", case, conv, "gm0193", "cjib",
                                   1, 2, 1))

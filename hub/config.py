@@ -1,117 +1,161 @@
 """Settings from environment variables, with documented defaults.
 
-Every variable, its default and its meaning is listed in :data:`VARIABLES`; ``maatwerk-hub --help``
-and the README print the same table. Nothing is read at import time: call :meth:`Settings.from_env`.
+:class:`Settings` is a pydantic-settings model: each field names its variable (the alias), its
+default and its meaning (the description), see :mod:`hub.contract.environment`.
+``maatwerk-hub --help`` (:func:`describe_variables`) and README's configuration table
+(:func:`readme_table`, checked by tests/unit/test_readme.py) are made from those fields, so a
+variable cannot be added without being documented.
+
+Nothing is read at import time, and nothing is read implicitly: :meth:`Settings.from_env` is the
+one reader of the environment (the process's, or a mapping a test passes), so a test's mapping is
+never mixed with the shell's variables. ``Settings()`` alone is the defaults.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
-from hub.contract.errors import ConfigError
+from pydantic import BeforeValidator, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from hub.contract.environment import config_error, markdown_table, variable, variables
 from hub.contract.tls import VARIABLES as TLS_VARIABLES
 from hub.contract.tls import TlsSettings
 
-VARIABLES: dict[str, tuple[str, str]] = {
-    "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", "broker URL the hub connects with"),
-    "MAATWERK_REGISTRY": ("(embedded demo registry)", "participant registry YAML file"),
-    "MAATWERK_POLICY": ("(embedded default policy)", "data-sharing policy YAML file"),
-    "MAATWERK_KEYS_DIR": ("keys", "published public keys; private keys under private/"),
-    "MAATWERK_STATE_URL": (
-        "sqlite:///var/hub.sqlite3",
-        "durable state: sqlite:///PATH or postgresql://user@host/db",
-    ),
-    "MAATWERK_MAX_MESSAGE_BYTES": ("262144", "largest accepted message (256 KiB)"),
-    "MAATWERK_CLOCK_SKEW_SECONDS": ("300", "how far created_at may lie in the future"),
-    "MAATWERK_HTTP_HOST": ("127.0.0.1", "address of /metrics, /healthz, /readyz"),
-    "MAATWERK_HTTP_PORT": ("8080", "port of the HTTP endpoints (0: none)"),
-    "MAATWERK_HTTP_TOKENS": (
-        "(unset: loopback only, no auth)",
+
+def _empty_is_none(value: Any) -> Any:
+    return value or None
+
+
+def _stripped_empty_is_none(value: Any) -> Any:
+    return (value.strip() or None) if isinstance(value, str) else value
+
+
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
+TlsPath = Annotated[Path | None, BeforeValidator(_stripped_empty_is_none)]
+
+
+def _tls(name: str) -> Any:
+    shown, meaning = TLS_VARIABLES[name]
+    return variable(name, None, meaning, shown=shown)
+
+
+class Environment(EnvSettingsSource):
+    """pydantic-settings' environment source, reading ``environ`` instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty,
+                                       self.env_parse_none_str)
+
+
+class Settings(BaseSettings):
+    """The hub's settings; one field per environment variable."""
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, validate_by_name=True,
+                                      extra="forbid")
+
+    amqp_url: str = variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",
+                             "broker URL the hub connects with")
+    registry_path: OptionalPath = variable("MAATWERK_REGISTRY", None,
+                                           "participant registry YAML file",
+                                           shown="(embedded demo registry)")
+    policy_path: OptionalPath = variable("MAATWERK_POLICY", None, "data-sharing policy YAML file",
+                                         shown="(embedded default policy)")
+    keys_dir: Path = variable("MAATWERK_KEYS_DIR", Path("keys"),
+                              "published public keys; private keys under private/")
+    state_url: str = variable("MAATWERK_STATE_URL", "sqlite:///var/hub.sqlite3",
+                              "durable state: sqlite:///PATH or postgresql://user@host/db")
+    max_message_bytes: int = variable("MAATWERK_MAX_MESSAGE_BYTES", 262144,
+                                      "largest accepted message (256 KiB)")
+    clock_skew_seconds: int = variable("MAATWERK_CLOCK_SKEW_SECONDS", 300,
+                                       "how far created_at may lie in the future")
+    http_host: str = variable("MAATWERK_HTTP_HOST", "127.0.0.1",
+                              "address of /metrics, /healthz, /readyz")
+    http_port: int = variable("MAATWERK_HTTP_PORT", 8080, "port of the HTTP endpoints (0: none)")
+    http_tokens: OptionalPath = variable(
+        "MAATWERK_HTTP_TOKENS", None,
         "token file of HTTP clients (maatwerk-hub tokens add); required off loopback",
-    ),
-    "MAATWERK_PREFETCH": ("64", "unacknowledged inbound messages per hub replica"),
-    "MAATWERK_DELIVERY_LIMIT": ("5", "deliveries of one message before the queue dead-letters it"),
-    "MAATWERK_AGREEMENTS": ("(embedded defaults)", "deadlines and time-out rules YAML file"),
-    "MAATWERK_WATCH_SECONDS": ("5", "how often the deadline watcher and outbox run"),
-    "MAATWERK_DEADLETTER_RETENTION_DAYS": (
-        "30", "dead letters older than this are dropped (policy set by topology apply --users)"),
-    "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
-    "MAATWERK_HASH_KEY": ("(dev key)", "secret for keyed hashes of personal data in logs"),
-    **TLS_VARIABLES,
-}
+        shown="(unset: loopback only, no auth)")
+    prefetch: int = variable("MAATWERK_PREFETCH", 64,
+                             "unacknowledged inbound messages per hub replica")
+    delivery_limit: int = variable("MAATWERK_DELIVERY_LIMIT", 5,
+                                   "deliveries of one message before the queue dead-letters it")
+    agreements_path: OptionalPath = variable("MAATWERK_AGREEMENTS", None,
+                                             "deadlines and time-out rules YAML file",
+                                             shown="(embedded defaults)")
+    watch_seconds: float = variable("MAATWERK_WATCH_SECONDS", 5.0,
+                                    "how often the deadline watcher and outbox run")
+    deadletter_retention_days: float = variable(
+        "MAATWERK_DEADLETTER_RETENTION_DAYS", 30.0,
+        "dead letters older than this are dropped (policy set by topology apply --users)")
+    log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
+    hash_key: bytes = variable("MAATWERK_HASH_KEY", b"maatwerk-dev-hash-key",
+                               "secret for keyed hashes of personal data in logs",
+                               shown="(dev key)")
+    tls_ca: TlsPath = _tls("MAATWERK_TLS_CA")
+    tls_cert: TlsPath = _tls("MAATWERK_TLS_CERT")
+    tls_key: TlsPath = _tls("MAATWERK_TLS_KEY")
 
+    @field_validator("deadletter_retention_days")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
-def _int(env: Mapping[str, str], name: str) -> int:
-    value = env.get(name, VARIABLES[name][0])
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={value!r}: expected a whole number") from exc
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
 
-
-def _float(env: Mapping[str, str], name: str) -> float:
-    value = env.get(name, VARIABLES[name][0])
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={value!r}: expected a number") from exc
-    if number <= 0:
-        raise ConfigError(f"{name}={value!r}: must be more than 0")
-    return number
-
-
-def _path(env: Mapping[str, str], name: str) -> Path | None:
-    value = env.get(name)
-    return Path(value) if value else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    amqp_url: str
-    registry_path: Path | None
-    policy_path: Path | None
-    agreements_path: Path | None
-    watch_seconds: float
-    keys_dir: Path
-    state_url: str
-    max_message_bytes: int
-    clock_skew_seconds: int
-    http_host: str
-    http_port: int
-    http_tokens: Path | None
-    prefetch: int
-    delivery_limit: int
-    log_level: str
-    deadletter_retention_days: float
-    hash_key: bytes
-    tls: TlsSettings
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # from_env is the one reader of the environment
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        return cls(
-            amqp_url=env.get("AMQP_URL", VARIABLES["AMQP_URL"][0]),
-            registry_path=_path(env, "MAATWERK_REGISTRY"),
-            policy_path=_path(env, "MAATWERK_POLICY"),
-            agreements_path=_path(env, "MAATWERK_AGREEMENTS"),
-            watch_seconds=float(env.get("MAATWERK_WATCH_SECONDS", "5")),
-            keys_dir=Path(env.get("MAATWERK_KEYS_DIR", "keys")),
-            state_url=env.get("MAATWERK_STATE_URL", VARIABLES["MAATWERK_STATE_URL"][0]),
-            max_message_bytes=_int(env, "MAATWERK_MAX_MESSAGE_BYTES"),
-            clock_skew_seconds=_int(env, "MAATWERK_CLOCK_SKEW_SECONDS"),
-            http_host=env.get("MAATWERK_HTTP_HOST", "127.0.0.1"),
-            http_port=_int(env, "MAATWERK_HTTP_PORT"),
-            http_tokens=_path(env, "MAATWERK_HTTP_TOKENS"),
-            prefetch=_int(env, "MAATWERK_PREFETCH"),
-            delivery_limit=_int(env, "MAATWERK_DELIVERY_LIMIT"),
-            log_level=env.get("MAATWERK_LOG_LEVEL", "INFO").upper(),
-            deadletter_retention_days=_float(env, "MAATWERK_DEADLETTER_RETENTION_DAYS"),
-            hash_key=env.get("MAATWERK_HASH_KEY", "maatwerk-dev-hash-key").encode(),
-            tls=TlsSettings.from_env(env),
-        )
+        """The settings from ``env`` (default: the process environment) and the defaults."""
+        values = Environment(cls, os.environ if env is None else env)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (field names), validated like the environment's values."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"Settings has no field {', '.join(unknown)}")
+        try:
+            return type(self)(**{**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    @property
+    def tls(self) -> TlsSettings:
+        return TlsSettings(ca=self.tls_ca, cert=self.tls_cert, key=self.tls_key)
+
+
+VARIABLES: dict[str, tuple[str, str]] = variables(Settings)
+
+
+def readme_table() -> str:
+    """README's configuration table."""
+    return markdown_table(VARIABLES)
 
 
 def describe_variables() -> str:

@@ -8,7 +8,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -115,8 +114,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def hub_settings(vhost: str, keys_dir: Path, tmp_path: Path) -> Settings:
     base = Settings.from_env({})
-    return replace(
-        base,
+    return base.replace(
         amqp_url=amqp_url("guest", "guest", vhost),
         keys_dir=keys_dir,
         state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",

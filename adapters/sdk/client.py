@@ -4,8 +4,9 @@
   with the ``user_id`` property (the broker checks it against the connection) and waits for the
   broker's confirm.
 - ``consume`` reads the participant's own inbox, verifies each message's signature against the
-  registry, drops an id it has already handled (a durable record), sends a signed receipt, calls
-  the handler, publishes the handler's reply, records the id as handled and only then acks.
+  registry and its freshness (an expired message is never acted on), drops an id it has
+  already handled (a durable record), sends a signed receipt, calls the handler, publishes the
+  handler's reply, records the id as handled and only then acks.
 
 Failures (see docs/adapters/README.md, "Failures"):
 
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 import aio_pika
+import stamina
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -50,7 +52,7 @@ from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
 from adapters.sdk.handled import HandledIds
 from hub.contract import names
-from hub.contract.authenticate import check_signature
+from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
 from hub.contract.errors import Refusal
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import (
@@ -316,30 +318,35 @@ class HubClient:
                 "received_at": utc_iso(delivery.created_at)}))
 
     async def _handle(self, delivery: Delivery, handler: Handler) -> tuple[bool, Reply]:
-        """Run the handler with in-process retries; (handled, reply) or (False, None) to
-        dead-letter."""
-        attempt = 0
-        while True:
-            try:
-                return True, await handler(delivery)
-            except TransientError as exc:
-                if attempt >= self.retries:
-                    give_up = self.give_ups.get(delivery.envelope.type)
-                    if give_up is None:
-                        log.error("%s %s: retries exhausted (%s); dead-lettered",
-                                  delivery.envelope.type, delivery.envelope.id, exc)
-                        return False, None
-                    log.warning("%s %s: retries exhausted (%s); answering with the give-up "
-                                "reply", delivery.envelope.type, delivery.envelope.id, exc)
-                    self.gave_up += 1
-                    return True, await give_up(delivery, exc)
-                delay = min(self.backoff * 2**attempt, self.max_backoff)
-                attempt += 1
-                self.retried += 1
-                log.warning("%s %s failed transiently (%s); retry %d/%d in %.2fs",
-                            delivery.envelope.type, delivery.envelope.id, exc, attempt,
-                            self.retries, delay)
-                await asyncio.sleep(delay)
+        """Run the handler with in-process retries (stamina: ``retries`` more attempts after
+        ``backoff``, doubling to at most ``max_backoff``, no jitter); (handled, reply), or
+        (False, None) to dead-letter."""
+        envelope = delivery.envelope
+        try:
+            async for attempt in stamina.retry_context(
+                    on=TransientError, attempts=self.retries + 1, timeout=None,
+                    wait_initial=self.backoff, wait_max=self.max_backoff, wait_jitter=0.0):
+                with attempt:
+                    try:
+                        return True, await handler(delivery)
+                    except TransientError as exc:
+                        if attempt.num <= self.retries:
+                            self.retried += 1
+                            log.warning("%s %s failed transiently (%s); retry %d/%d in %.2fs",
+                                        envelope.type, envelope.id, exc, attempt.num,
+                                        self.retries, attempt.next_wait)
+                        raise
+        except TransientError as exc:
+            give_up = self.give_ups.get(envelope.type)
+            if give_up is None:
+                log.error("%s %s: retries exhausted (%s); dead-lettered", envelope.type,
+                          envelope.id, exc)
+                return False, None
+            log.warning("%s %s: retries exhausted (%s); answering with the give-up reply",
+                        envelope.type, envelope.id, exc)
+            self.gave_up += 1
+            return True, await give_up(delivery, exc)
+        raise AssertionError("stamina ended the attempts without a result or an error")
 
     async def _reject(self, message: AbstractIncomingMessage, reason: str, detail: str) -> None:
         """Dead-letter ``message`` with its reason: publish it to the dead-letter exchange as
@@ -366,7 +373,9 @@ class HubClient:
         assert self._handled is not None
         try:
             document, envelope = parse_message(message.body)
-            check_signature(document, envelope, self.registry, self.clock())
+            now = self.clock()
+            check_signature(document, envelope, self.registry, now)
+            check_freshness(envelope, now, DEFAULT_SKEW_SECONDS)
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
             await self._reject(message, refusal.reason.value, refusal.detail)

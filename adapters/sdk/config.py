@@ -1,110 +1,145 @@
 """Adapter configuration from environment variables, with documented defaults.
 
-:data:`VARIABLES` is the one table of variables; ``maatwerk-adapter --help`` and
-``docs/adapters/README.md`` show the same list. Nothing is read at import time.
+:class:`AdapterSettings` is a pydantic-settings model: each field names its variable, its default
+and its meaning (see :mod:`hub.contract.environment`). ``maatwerk-adapter --help``
+(:func:`describe_variables`) and the table in ``docs/adapters/README.md`` (:func:`docs_table`,
+checked by tests/unit/test_readme.py) are made from those fields. An empty variable counts as
+unset. Nothing is read at import time, and only :meth:`AdapterSettings.from_env` reads the
+environment.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from hub.contract.errors import ConfigError
+from pydantic import ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
-VARIABLES: dict[str, tuple[str, str]] = {
-    "MAATWERK_PARTICIPANT": ("(the adapter name)", "participant id in the registry, e.g. cjib"),
-    "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", "broker URL, as the participant's user"),
-    "MAATWERK_KEYS_DIR": ("keys", "published public keys; own private key under private/"),
-    "MAATWERK_REGISTRY": ("(embedded demo registry)", "participant registry YAML file"),
-    "MAATWERK_ADAPTER_STATE": ("var/adapter-<participant>", "folder for handled ids and cases"),
-    "MAATWERK_ADAPTER_PREFETCH": ("16", "unacknowledged inbox messages in hand at once"),
-    "BACKOFFICE_URL": ("(none)", "base URL of the back office's REST API"),
-    "BACKOFFICE_TOKEN": ("(none)", "bearer token sent to the back office"),
-    "BACKOFFICE_TIMEOUT": ("10", "seconds per back-office call"),
-    "BACKOFFICE_RETRIES": ("3", "in-process retries of a transient failure"),
-    "BACKOFFICE_BACKOFF": ("0.5", "first retry delay in seconds; doubles per retry (max 30)"),
-    "MAATWERK_WEBHOOK_URL": ("(none)", "municipality/loket: POST every received message here"),
-    "MAATWERK_ADAPTER_HTTP_HOST": ("127.0.0.1", "municipality: address of the local HTTP API"),
-    "MAATWERK_ADAPTER_HTTP_PORT": ("8090", "municipality: port of the local HTTP API (0: none)"),
-    "MAATWERK_ADAPTER_HTTP_TOKENS": ("(unset: loopback only, no auth)",
-                                     "municipality: token file of API clients (maatwerk-hub "
-                                     "tokens add); required off loopback"),
-    "MAATWERK_POLICY": ("(embedded default policy)",
-                        "municipality: published policy for the API's pre-check"),
-    "MAATWERK_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
-}
+from hub.contract.environment import config_error, markdown_table, variable, variables
 
 
-def describe_variables() -> str:
-    width = max(len(name) for name in VARIABLES)
-    return "\n".join(f"  {name:<{width}}  {meaning} (default: {default})"
-                     for name, (default, meaning) in VARIABLES.items())
+class Environment(EnvSettingsSource):
+    """pydantic-settings' environment source, reading ``environ`` instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty,
+                                       self.env_parse_none_str)
 
 
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> float:
-    value = env.get(name) or VARIABLES[name][0]
-    try:
-        number = kind(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={value!r}: expected a number") from exc
-    if number < 0:
-        raise ConfigError(f"{name}={value!r}: must not be negative")
-    return number
+class AdapterSettings(BaseSettings):
+    """One adapter's settings; one field per environment variable."""
 
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, validate_by_name=True,
+                                      extra="forbid", env_ignore_empty=True)
 
-@dataclass(frozen=True, kw_only=True)
-class AdapterSettings:
-    participant: str
-    amqp_url: str
-    keys_dir: Path
-    registry_path: Path | None
-    state_dir: Path
-    prefetch: int
-    backoffice_url: str | None
-    backoffice_token: str | None
-    backoffice_timeout: float
-    retries: int
-    backoff: float
-    webhook_url: str | None
-    http_host: str
-    http_port: int
-    http_tokens: Path | None
-    policy_path: Path | None
-    log_level: str
+    participant: str = variable(
+        "MAATWERK_PARTICIPANT", ..., "participant id in the registry (a municipality: e.g. "
+        "gm0193)", shown="(the adapter name)", min_length=1)
+    amqp_url: str = variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",
+                             "broker URL, as the participant's own broker user")
+    keys_dir: Path = variable("MAATWERK_KEYS_DIR", Path("keys"),
+                              "published public keys; the own private key under private/")
+    registry_path: Path | None = variable("MAATWERK_REGISTRY", None,
+                                          "participant registry YAML file",
+                                          shown="(embedded demo registry)")
+    adapter_state: Path | None = variable(
+        "MAATWERK_ADAPTER_STATE", None,
+        "handled ids and back-office results (SQLite), case store",
+        shown="var/adapter-<participant>")
+    prefetch: int = variable("MAATWERK_ADAPTER_PREFETCH", 16, "inbox messages in hand at once",
+                             ge=0)
+    backoffice_url: str | None = variable("BACKOFFICE_URL", None,
+                                          "base URL of the back office's REST API",
+                                          shown="(none; agencies: required)")
+    backoffice_token: str | None = variable("BACKOFFICE_TOKEN", None,
+                                            "sent as Authorization: Bearer ...", shown="(none)")
+    backoffice_timeout: float = variable("BACKOFFICE_TIMEOUT", 10.0,
+                                         "seconds per back-office call", ge=0)
+    retries: int = variable("BACKOFFICE_RETRIES", 3, "in-process retries of a transient failure",
+                            ge=0)
+    backoff: float = variable("BACKOFFICE_BACKOFF", 0.5,
+                              "first retry delay (s); doubles each retry, at most 30 s", ge=0)
+    webhook_url: str | None = variable(
+        "MAATWERK_WEBHOOK_URL", None, "municipality/loket: every received message is POSTed "
+        "here", shown="(none)")
+    http_host: str = variable("MAATWERK_ADAPTER_HTTP_HOST", "127.0.0.1",
+                              "municipality: address of the local HTTP API")
+    http_port: int = variable("MAATWERK_ADAPTER_HTTP_PORT", 8090,
+                              "municipality: port of the local HTTP API (0: none)", ge=0)
+    http_tokens: Path | None = variable(
+        "MAATWERK_ADAPTER_HTTP_TOKENS", None, "municipality: token file of API clients "
+        "(maatwerk-hub tokens add); required off loopback",
+        shown="(unset: loopback only, no auth)")
+    policy_path: Path | None = variable(
+        "MAATWERK_POLICY", None, "municipality: published policy for the API's pre-check",
+        shown="(embedded default policy)")
+    log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
 
-    @property
-    def state_url(self) -> str:
-        return f"sqlite:///{self.state_dir / 'handled.sqlite3'}"
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # from_env is the one reader of the environment
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *,
                  participant: str | None = None) -> AdapterSettings:
         """Settings from ``env`` (default: the process environment); ``participant`` is the
         fallback for MAATWERK_PARTICIPANT."""
-        env = os.environ if env is None else env
-        who = env.get("MAATWERK_PARTICIPANT") or participant
-        if not who:
-            raise ConfigError("MAATWERK_PARTICIPANT is not set")
-        registry = env.get("MAATWERK_REGISTRY")
-        return cls(
-            participant=who,
-            amqp_url=env.get("AMQP_URL") or VARIABLES["AMQP_URL"][0],
-            keys_dir=Path(env.get("MAATWERK_KEYS_DIR") or "keys"),
-            registry_path=Path(registry) if registry else None,
-            state_dir=Path(env.get("MAATWERK_ADAPTER_STATE") or f"var/adapter-{who}"),
-            prefetch=int(_number(env, "MAATWERK_ADAPTER_PREFETCH", int)),
-            backoffice_url=env.get("BACKOFFICE_URL") or None,
-            backoffice_token=env.get("BACKOFFICE_TOKEN") or None,
-            backoffice_timeout=float(_number(env, "BACKOFFICE_TIMEOUT", float)),
-            retries=int(_number(env, "BACKOFFICE_RETRIES", int)),
-            backoff=float(_number(env, "BACKOFFICE_BACKOFF", float)),
-            webhook_url=env.get("MAATWERK_WEBHOOK_URL") or None,
-            http_host=env.get("MAATWERK_ADAPTER_HTTP_HOST") or "127.0.0.1",
-            http_port=int(_number(env, "MAATWERK_ADAPTER_HTTP_PORT", int)),
-            http_tokens=Path(env["MAATWERK_ADAPTER_HTTP_TOKENS"])
-            if env.get("MAATWERK_ADAPTER_HTTP_TOKENS") else None,
-            policy_path=Path(env["MAATWERK_POLICY"]) if env.get("MAATWERK_POLICY") else None,
-            log_level=(env.get("MAATWERK_LOG_LEVEL") or "INFO").upper(),
-        )
+        values: dict[str, Any] = Environment(cls, os.environ if env is None else env)()
+        if participant and "MAATWERK_PARTICIPANT" not in values:
+            values["MAATWERK_PARTICIPANT"] = participant
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    def replace(self, **changes: Any) -> AdapterSettings:
+        """A copy with ``changes`` (field names), validated like the environment's values."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"AdapterSettings has no field {', '.join(unknown)}")
+        try:
+            return type(self)(**{**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise config_error(exc) from None
+
+    @property
+    def state_dir(self) -> Path:
+        """MAATWERK_ADAPTER_STATE, or ``var/adapter-<participant>``."""
+        return self.adapter_state or Path(f"var/adapter-{self.participant}")
+
+    @property
+    def state_url(self) -> str:
+        return f"sqlite:///{self.state_dir / 'handled.sqlite3'}"
+
+
+VARIABLES: dict[str, tuple[str, str]] = variables(AdapterSettings)
+
+
+def docs_table() -> str:
+    """The table of docs/adapters/README.md."""
+    return markdown_table(VARIABLES)
+
+
+def describe_variables() -> str:
+    width = max(len(name) for name in VARIABLES)
+    return "\n".join(f"  {name:<{width}}  {meaning} (default: {default})"
+                     for name, (default, meaning) in VARIABLES.items())

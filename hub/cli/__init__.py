@@ -22,6 +22,7 @@ class _Group(Protocol):
 def _groups() -> list[_Group]:
     from hub.cli import (
         audit,
+        conformance,
         contract,
         deadletters,
         keys,
@@ -32,7 +33,8 @@ def _groups() -> list[_Group]:
         tokens,
     )
 
-    return [serve, status, keys, register, contract, policy, audit, tokens, deadletters]
+    return [serve, status, keys, register, contract, policy, audit, conformance, tokens,
+            deadletters]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,8 +14,10 @@ from typing import TypeVar
 
 from hub.config import Settings
 from hub.contract.errors import ConfigError
-from hub.state.audit import AuditLog, AuditRecord
-from hub.state.database import migrate, open_database
+from hub.state.audit import AuditLog
+from hub.state.audit_chain import AuditRecord
+from hub.state.database import open_database
+from hub.state.migrations import migrate
 from hub.state.retention import MIN_DAYS, PurgeResult, closed_cases, purge
 
 T = TypeVar("T")

@@ -14,7 +14,8 @@ from hub.config import Settings
 from hub.contract.registry import load_registry
 from hub.ops.deadletters import DeadLetterDesk
 from hub.state.audit import AuditLog
-from hub.state.database import migrate, open_database
+from hub.state.database import open_database
+from hub.state.migrations import migrate
 
 T = TypeVar("T")
 

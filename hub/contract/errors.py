@@ -1,12 +1,41 @@
 """Every way Maatwerk Hub can say "no", in one place.
 
-Exception tree::
+Exception tree: every exception the hub, the adapter SDK, the reference adapters and the demo
+define and raise on purpose (tests/unit/test_exceptions.py fails when a class is missing here or
+the SDK does not export one it can raise)::
 
-    HubError                      base of everything the hub raises on purpose
-    ├── ConfigError               a configuration, registry or policy file is wrong
-    ├── KeyStoreError             a private key cannot be generated, read or used
-    └── Refusal                   an inbound message is refused; carries a ReasonCode
-        └── PolicyRefusal         refused by the data-sharing policy: rule and field paths
+    Exception
+    ├── HubError                    hub.contract.errors: base of all the hub raises on purpose
+    │   ├── ConfigError             a configuration, registry, policy or agreements file, or an
+    │   │                           environment variable, is wrong; the message names the entry
+    │   ├── KeyStoreError           a private key cannot be generated, read or used
+    │   ├── Refusal                 an inbound message is refused; carries a ReasonCode
+    │   │   └── PolicyRefusal       refused by the data-sharing policy: rule and field paths
+    │   ├── StoreUnavailableError   hub.state.database: the state store cannot be reached or
+    │   │   │                       refused a write; the caller retries and loses nothing
+    │   │   ├── AuditWriteError     hub.state.audit: an audit record could not be written;
+    │   │   │                       nothing may be acknowledged until it is
+    │   │   └── OriginalInProgressError  hub.core.outcomes: an answer arrived before its original
+    │   │                           was recorded; retried, not refused, not counted as a failure
+    │   ├── BrokerAdminError        hub.core.broker_admin: the management API refused or could
+    │   │                           not be reached
+    │   └── DemoError               demo: the demo could not start or a step did not happen in time
+    ├── ValueError
+    │   ├── JsonError               hub.contract.canonical: bytes that are not acceptable JSON for
+    │   │                           a message, or a value that cannot be canonicalised
+    │   └── PublishError            adapters.cases: a message a reference adapter would send that
+    │                               the hub would refuse; names the field
+    └── AdapterError                adapters.sdk.errors: what a handler raises to steer the SDK
+        ├── TransientError          try again later: retried in-process, then the give-up answer
+        │                           or the dead-letter queue
+        └── PermanentError          will never succeed: the message goes to the dead-letter queue
+
+The adapter SDK (``adapters.sdk``) exports every one of these it can raise to its caller or
+expects from a handler: the contract's (HubError, ConfigError, KeyStoreError, Refusal,
+PolicyRefusal, JsonError) and its own (AdapterError, TransientError, PermanentError). Besides
+these, the hub and the SDK let builtin errors through for programming mistakes (``ValueError``
+for an unknown message type or participant, ``TypeError`` for an unknown settings field) and the
+broker client's errors (aio-pika's ``AMQPError``) for a lost connection.
 
 Every refusal has a named :class:`ReasonCode`. The codes are part of the published contract: they
 appear in ``notice.refused`` bodies, in the dead-letter headers and as a metric label.

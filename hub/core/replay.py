@@ -25,7 +25,7 @@ from hub.contract import names
 from hub.core import deadletters
 from hub.core.outcomes import Inbound
 from hub.core.router import Router
-from hub.state.audit import AuditEntry, span_id_for
+from hub.state.audit_events import AuditEntry, span_id_for
 
 log = logging.getLogger("maatwerk.replay")
 

@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 import aio_pika
+import stamina
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from aiormq.exceptions import AMQPError
 
@@ -45,12 +46,13 @@ from hub.core.pipeline import Clock, Pipeline
 from hub.state import outbox
 from hub.state.database import StoreUnavailableError
 from hub.state.ledger import Ledger
-from hub.state.seen import REFUSED, MessageStore
+from hub.state.seen import PROCESSING, REFUSED, MessageStore
 from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.router")
 
 TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError)
+RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 10.0  # seconds
 LocalHandler = Callable[[Route], Awaitable[None]]
 
 
@@ -116,26 +118,32 @@ class Router:
         return True
 
     async def _with_retry(self, inbound: Inbound) -> None:
-        """Handle ``inbound``; on a transient failure try again, for as long as it takes.
+        """Handle ``inbound``; on a transient failure try again, for as long as it takes, after
+        0.02 s, doubling to at most 10 s (stamina; no jitter, no limit of attempts or time).
+        An :class:`OriginalInProgressError` (a StoreUnavailableError) is retried the same way but
+        is no failure: it is neither counted in ``retries`` nor reported to health.
 
         A retry may find this very message's claim from the failed attempt: it takes it over
         exactly as it would after a redelivery.
         """
-        delay = 0.02
-        while True:
-            try:
-                await self._handle(inbound)
-                self.on_health(True)
-                return
-            except OriginalInProgressError as exc:
-                log.debug("answer before its original was recorded, retrying: %s", exc)
-            except TRANSIENT as exc:
-                self.metrics.retries.inc()
-                self.on_health(False)
-                log.warning("transient failure, retrying in %.2fs: %s", delay, exc)
-            inbound = replace(inbound, redelivered=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        async for attempt in stamina.retry_context(
+                on=TRANSIENT, attempts=None, timeout=None, wait_initial=RETRY_FIRST_WAIT,
+                wait_max=RETRY_MAX_WAIT, wait_jitter=0.0):
+            with attempt:
+                if attempt.num > 1:
+                    inbound = replace(inbound, redelivered=True)
+                try:
+                    await self._handle(inbound)
+                except OriginalInProgressError as exc:
+                    log.debug("answer before its original was recorded, retrying: %s", exc)
+                    raise
+                except TRANSIENT as exc:
+                    self.metrics.retries.inc()
+                    self.on_health(False)
+                    log.warning("transient failure, retrying in %.2fs: %s", attempt.next_wait,
+                                exc)
+                    raise
+        self.on_health(True)
 
     async def _handle(self, inbound: Inbound) -> None:
         outcome: Outcome = await self.pipeline.process(inbound)
@@ -202,7 +210,7 @@ class Router:
         original = duplicate.original
         body: dict[str, Any] = {
             "original_message_id": str(original.id),
-            "original_outcome": "in_progress" if original.status == "processing" else (
+            "original_outcome": "in_progress" if original.status == PROCESSING else (
                 "refused" if original.status == REFUSED else "routed"),
         }
         if original.reason:

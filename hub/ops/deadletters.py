@@ -35,7 +35,8 @@ from hub.contract.registry import Registry
 from hub.contract.tls import TlsSettings, connect_kwargs
 from hub.core import deadletters
 from hub.core.deadletters import DeadLetter, ReplayPlan, describe
-from hub.state.audit import AuditEntry, AuditLog, span_id_for
+from hub.state.audit import AuditLog
+from hub.state.audit_events import AuditEntry, span_id_for
 
 VIEWED, REPLAYED, PURGED = "deadletter_viewed", "deadletter_replayed", "deadletter_purged"
 ATTR_OPERATOR = "maatwerk.operator"

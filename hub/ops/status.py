@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from hub.state import timeouts
-from hub.state.database import Database
+from hub.state import timeouts, views
+from hub.state.database import Database, from_ms
 from hub.state.ledger import Expectation, expectations_of_case
-from hub.state.seen import from_ms
 
 
 class Answer(BaseModel):
@@ -81,16 +80,12 @@ async def case_status(db: Database, case_id: str, now: datetime | None = None) -
     expectations: dict[str, list[Answer]] = {}
     for item in await expectations_of_case(db, case_id):
         expectations.setdefault(item.message_id, []).append(_answer(item, now))
-    rows = await db.fetch(
-        "SELECT id, type, sender, recipient, status, reason, received_at FROM messages "
-        "WHERE case_id = $1 ORDER BY received_at, id", case_id)
+    rows = await views.case_messages(db, case_id)
     messages = [MessageLine(id=r["id"], type=r["type"], sender=r["sender"],
                             recipient=r["recipient"], status=r["status"], reason=r["reason"],
                             at=from_ms(r["received_at"]) or now,
                             answers=expectations.get(r["id"], [])) for r in rows]
-    outbox_rows = await db.fetch(
-        "SELECT id, type, recipient, created_at, sent_at FROM outbox WHERE case_id = $1 "
-        "ORDER BY created_at, id", case_id)
+    outbox_rows = await views.case_hub_messages(db, case_id)
     hub_messages = [HubMessageLine(id=r["id"], type=r["type"], recipient=r["recipient"],
                                    at=from_ms(r["created_at"]) or now,
                                    sent=r["sent_at"] is not None) for r in outbox_rows]

@@ -27,7 +27,8 @@ from hub.core.pipeline import (
     Refuse,
     Route,
 )
-from hub.state.database import migrate, open_database
+from hub.state.database import open_database
+from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
 from tests.hostile.specimens import (
     CATEGORIES,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -64,7 +64,7 @@ async def console_hub(hub_settings: Settings, registry: Registry,
                       clock: FakeClock) -> AsyncIterator[ConsoleHub]:
     """A hub with its HTTP endpoints on a free port and deadlines of one second."""
     port = free_port()
-    service = HubService(replace(hub_settings, http_port=port), registry=registry, clock=clock,
+    service = HubService(hub_settings.replace(http_port=port), registry=registry, clock=clock,
                          agreements=fast())
     await service.start()
     await until_serving(f"http://127.0.0.1:{port}")
@@ -177,7 +177,7 @@ async def test_queue_depths_unavailable(
     closed = free_port()  # nothing listens there
     monkeypatch.setenv("MAATWERK_MANAGEMENT_URL", f"http://guest:guest@127.0.0.1:{closed}")
     port = free_port()
-    service = HubService(replace(hub_settings, http_port=port), registry=registry, clock=clock)
+    service = HubService(hub_settings.replace(http_port=port), registry=registry, clock=clock)
     await service.start()
     try:
         await until_serving(f"http://127.0.0.1:{port}")

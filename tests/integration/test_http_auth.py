@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -61,7 +60,7 @@ async def test_hub_endpoints_need_a_token_of_the_right_role(
     assert prometheus not in stored and viewer not in stored  # hashes only
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     port = free_port()
-    service = HubService(replace(hub_settings, http_port=port, http_tokens=path),
+    service = HubService(hub_settings.replace(http_port=port, http_tokens=path),
                          registry=registry)
     await service.start()
     try:
@@ -102,7 +101,7 @@ async def test_hub_endpoints_need_a_token_of_the_right_role(
 async def test_hub_refuses_to_serve_off_loopback_without_tokens(
     hub_settings: Settings, registry: Registry
 ) -> None:
-    service = HubService(replace(hub_settings, http_host="0.0.0.0", http_port=free_port()),
+    service = HubService(hub_settings.replace(http_host="0.0.0.0", http_port=free_port()),
                          registry=registry)
     with pytest.raises(ConfigError, match="MAATWERK_HTTP_TOKENS"):
         await service.start()

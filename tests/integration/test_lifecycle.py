@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -46,7 +45,7 @@ async def start_hub(
     started: list[HubService] = []
 
     async def start(agreements: Agreements | None = None, **settings: Any) -> HubService:
-        service = HubService(replace(hub_settings, **settings), registry=registry, clock=clock,
+        service = HubService(hub_settings.replace(**settings), registry=registry, clock=clock,
                              agreements=agreements or fast())
         await service.start()
         started.append(service)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -51,7 +50,7 @@ async def test_http_endpoints_of_a_running_hub(
     hub_settings: Settings, registry: Registry, client: ClientFactory
 ) -> None:
     port = free_port()
-    service = HubService(replace(hub_settings, http_port=port), registry=registry)
+    service = HubService(hub_settings.replace(http_port=port), registry=registry)
     await service.start()
     try:
         gm, cjib = await client("gm0193"), await client("cjib")

@@ -6,7 +6,6 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -196,7 +195,7 @@ async def hub_on_backend(
     hub_settings: Any, registry: Registry, state_url: str
 ) -> AsyncIterator[HubService]:
     """The hub on SQLite and on PostgreSQL state (the test runs once on each)."""
-    service = HubService(replace(hub_settings, state_url=state_url), registry=registry)
+    service = HubService(hub_settings.replace(state_url=state_url), registry=registry)
     await service.start()
     yield service
     await service.stop()

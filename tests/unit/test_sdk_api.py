@@ -18,6 +18,8 @@ from hub.contract.errors import ConfigError
 EXPECTED = {
     "AdapterError", "AdapterSettings", "BackOffice", "BackOfficeAnswer", "Delivery", "GiveUp",
     "Handler", "HubClient", "PermanentError", "Reply", "TransientError", "describe_variables",
+    # the contract's exceptions the SDK raises (tests/unit/test_exceptions.py)
+    "ConfigError", "HubError", "JsonError", "KeyStoreError", "PolicyRefusal", "Refusal",
 }
 
 
