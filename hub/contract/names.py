@@ -15,6 +15,10 @@
 - ``maatwerk.replay`` (exchange, direct) and ``maatwerk.hub.replay`` (quorum queue): dead letters
   sent back by ``maatwerk-hub deadletters replay``; only hub users may publish here, and the hub
   acts only on sealed requests (:mod:`hub.core.deadletters`).
+
+Deliveries to an inbox carry ``x-maatwerk-sender`` (the envelope sender) and, on a routed
+participant message, ``x-maatwerk-rule`` and ``x-maatwerk-policy-version`` (the policy rule
+that allowed it). The AsyncAPI document lists them all; a test compares it with real deliveries.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ HEADER_SEAL = "x-maatwerk-seal"
 HEADER_QUEUE = "x-maatwerk-queue"
 HEADER_REPLAY = "x-maatwerk-replay"
 HEADER_REPLAY_TO = "x-maatwerk-replay-to"
+HEADER_SENDER = "x-maatwerk-sender"
+HEADER_RULE = "x-maatwerk-rule"
+HEADER_POLICY_VERSION = "x-maatwerk-policy-version"
+HUB_SOURCE = "hub"
 
 
 def inbox(participant_id: str) -> str:

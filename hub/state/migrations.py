@@ -126,6 +126,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
         "checked_at BIGINT NOT NULL)",
     ]),
+    (5, "messages.content_sha256: the canonical bytes' hash, to tell a copy from a reused id", [
+        "ALTER TABLE messages ADD COLUMN content_sha256 TEXT",
+    ]),
 ]
 
 
