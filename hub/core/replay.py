@@ -65,6 +65,7 @@ class ReplayConsumer:
             log.info("replaying a dead letter through the pipeline",
                      extra={"event": "replay", "message_id": _text(message.message_id)})
             await self.router.handle(Inbound(body=message.body, user_id=user or None,
+                                             message_id=_text(message.message_id) or None,
                                              replay=True))
         elif mode == "redeliver":
             await self._redeliver(message, target)
