@@ -105,7 +105,7 @@ async def test_status_url_tells_what_the_hub_decided(
         refused = await poll(http, sent.json()["status_url"], "refused")
         assert refused["reason_code"] == "policy_special_category"
         assert refused["rule"] == "timeout-request-cjib"
-        assert refused["field_paths"] == ["situation_summary"]
+        assert refused["field_paths"] == ["/body/situation_summary"]  # JSON pointers (main)
 
         unknown = await http.get("/messages/00000000-0000-4000-8000-000000000000")
         assert unknown.status_code == 404
