@@ -91,6 +91,9 @@ class Settings(BaseSettings):
                                              shown="(embedded defaults)")
     watch_seconds: float = variable("MAATWERK_WATCH_SECONDS", 5.0,
                                     "how often the deadline watcher and outbox run")
+    reload_seconds: float = variable(
+        "MAATWERK_RELOAD_SECONDS", 2.0, "how often each replica checks the registry, keys, "
+        "policy and agreements files and the shared state for a new version", gt=0)
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     hash_key: bytes = variable("MAATWERK_HASH_KEY", b"maatwerk-dev-hash-key",
                                "secret for keyed hashes of personal data in logs",

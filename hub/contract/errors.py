@@ -72,6 +72,7 @@ class ReasonCode(StrEnum):
     ID_REUSED = "id_reused"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     UNROUTABLE = "unroutable"
+    PARTICIPANT_SUSPENDED = "participant_suspended"
 
 
 class HubError(Exception):

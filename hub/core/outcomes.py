@@ -12,6 +12,7 @@ from uuid import UUID
 from hub.contract.errors import ReasonCode
 from hub.contract.messages import Envelope
 from hub.contract.registry import Participant
+from hub.state.config_versions import Stamp
 from hub.state.database import StoreUnavailableError
 from hub.state.seen import MessageRecord
 
@@ -40,6 +41,7 @@ class Route:
     recipient: Participant
     policy_version: str
     rule: str
+    stamp: Stamp | None = None  # every version the decision used (None: fixed configuration)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Refuse:
     rule: str | None = None
     field_paths: tuple[str, ...] = ()
     policy_version: str | None = None
+    stamp: Stamp | None = None
 
 
 @dataclass(frozen=True)

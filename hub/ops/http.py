@@ -26,10 +26,12 @@ class Views(Protocol):
 
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
-              views: Views, console: Console | None = None) -> Starlette:
+              views: Views, console: Console | None = None,
+              details: Callable[[], dict[str, object]] | None = None) -> Starlette:
     """``/metrics``, ``/healthz`` (the process lives), ``/readyz`` (every check is green),
-    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; with ``console`` also the
-    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`)."""
+    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; ``details`` adds to
+    ``/readyz`` what is not a pass/fail check (configuration versions, degraded, notes);
+    with ``console`` also the operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`)."""
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -40,7 +42,9 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
     async def readyz(request: Request) -> Response:
         checks = readiness()
         ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        extra = details() if details is not None else {}
+        return JSONResponse({"ready": ok, "checks": checks, **extra},
+                            status_code=200 if ok else 503)
 
     async def case(request: Request) -> Response:
         status = await views.case(request.path_params["case_id"])

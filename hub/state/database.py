@@ -317,6 +317,27 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
         "checked_at BIGINT NOT NULL)",
     ]),
+    (5, "config_versions: committed configuration generations, reload requests, and "
+        "the versions each decision used", [
+        """CREATE TABLE IF NOT EXISTS config_versions (
+            generation BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            registry_version TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            agreements_version TEXT NOT NULL,
+            bundle TEXT NOT NULL,
+            committed_at BIGINT NOT NULL,
+            committed_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS config_reload_requests (
+            id BIGINT PRIMARY KEY,
+            requested_at BIGINT NOT NULL,
+            requested_by TEXT NOT NULL
+        )""",
+        "ALTER TABLE messages ADD COLUMN config_generation BIGINT",
+        "ALTER TABLE messages ADD COLUMN registry_version TEXT",
+        "ALTER TABLE messages ADD COLUMN agreements_version TEXT",
+    ]),
 ]
 
 
