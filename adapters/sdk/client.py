@@ -173,6 +173,7 @@ class HubClient:
         self.retried = 0
         self.gave_up = 0
         self.dead_lettered = 0
+        self.refused_inbox = 0  # inbox messages whose signature did not verify: dead-lettered
 
     @classmethod
     def from_settings(cls, settings: AdapterSettings, *,
@@ -190,6 +191,17 @@ class HubClient:
     @property
     def id(self) -> str:
         return self.participant.id
+
+    def use_registry(self, registry: Registry) -> None:
+        """Verify from now on against ``registry`` (a reload: rotated or revoked keys)."""
+        participant = registry.get(self.id)
+        if participant is None:
+            raise ValueError(f"{self.id} is not in the new registry")
+        self.registry, self.participant = registry, participant
+
+    def use_key(self, key: Ed25519PrivateKey) -> None:
+        """Sign from now on with ``key`` (after a rotation, once the new key is published)."""
+        self._key = key
 
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
@@ -352,6 +364,7 @@ class HubClient:
             check_signature(document, envelope, self.registry, self.clock())
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
+            self.refused_inbox += 1
             await message.reject(requeue=False)
             return
         try:
