@@ -20,9 +20,19 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, contract, keys, policy, register, reload, serve, status
+    from hub.cli import (
+        audit,
+        contract,
+        keys,
+        participant,
+        policy,
+        register,
+        reload,
+        serve,
+        status,
+    )
 
-    return [serve, status, reload, keys, register, contract, policy, audit]
+    return [serve, status, reload, keys, participant, register, contract, policy, audit]
 
 
 def build_parser() -> argparse.ArgumentParser:
