@@ -206,7 +206,7 @@ class HubService:
                           readiness=self.readiness, clock=self.clock,
                           amqp_url=self.settings.amqp_url)
         app = build_app(self.metrics, self.readiness, self, console,
-                        details=self.readiness_details)
+                        details=self.readiness_details, trust_file=self.settings.trust_file)
         config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port,
                                 log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)

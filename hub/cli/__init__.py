@@ -30,9 +30,11 @@ def _groups() -> list[_Group]:
         reload,
         serve,
         status,
+        trust,
     )
 
-    return [serve, status, reload, keys, participant, register, contract, policy, audit]
+    return [serve, status, reload, keys, participant, trust, register, contract, policy,
+            audit]
 
 
 def build_parser() -> argparse.ArgumentParser:
