@@ -800,6 +800,9 @@ def _test_vector_files() -> Files:
         files[f"{prefix}valid/{stem}.json"] = _json_bytes(_valid_vector(description, key, document))
     for stem, vector in _invalid_vectors():
         files[f"{prefix}invalid/{stem}.json"] = _json_bytes(vector)
+    from hub.contract.trust_vectors import trust_vector_files  # it imports this module
+
+    files.update(trust_vector_files(f"{prefix}trust/", _json_bytes))
     return files
 
 
