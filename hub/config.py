@@ -28,8 +28,12 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from hub.contract.environment import config_error, markdown_table, variable, variables
+from hub.contract.errors import ConfigError
 from hub.contract.tls import VARIABLES as TLS_VARIABLES
 from hub.contract.tls import TlsSettings
+
+DEV_HASH_KEY = "maatwerk-dev-hash-key"
+MIN_HASH_KEY_CHARS = 16
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -98,9 +102,9 @@ class Settings(BaseSettings):
                                 "signed trust document (maatwerk-hub trust sign), served at "
                                 "/trust")
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
-    hash_key: bytes = variable("MAATWERK_HASH_KEY", b"maatwerk-dev-hash-key",
-                               "secret for keyed hashes of personal data in logs",
-                               shown="(dev key)")
+    hash_key: bytes = variable("MAATWERK_HASH_KEY", DEV_HASH_KEY.encode(),
+                               "secret for keyed hashes of personal data in logs and audit",
+                               shown="(dev key; required outside --dev-keys)")
     tls_ca: TlsPath = _tls("MAATWERK_TLS_CA")
     tls_cert: TlsPath = _tls("MAATWERK_TLS_CERT")
     tls_key: TlsPath = _tls("MAATWERK_TLS_KEY")
@@ -143,6 +147,18 @@ class Settings(BaseSettings):
 
 
 VARIABLES: dict[str, tuple[str, str]] = variables(Settings)
+
+
+def require_own_hash_key(settings: Settings) -> None:
+    """Outside the dev mode the hub needs its own MAATWERK_HASH_KEY (a ConfigError otherwise)."""
+    key = settings.hash_key.decode(errors="replace")
+    if key == DEV_HASH_KEY:
+        raise ConfigError("MAATWERK_HASH_KEY is not set: the hub refuses to hash personal data "
+                          "with the public dev key; set a long random secret (e.g. openssl rand "
+                          "-hex 32) or run with --dev-keys for development")
+    if len(key) < MIN_HASH_KEY_CHARS:
+        raise ConfigError(f"MAATWERK_HASH_KEY is {len(key)} characters: use at least "
+                          f"{MIN_HASH_KEY_CHARS} (a long random secret)")
 
 
 def readme_table() -> str:

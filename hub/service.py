@@ -40,8 +40,9 @@ from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
 from hub.state.audit import AuditLog
 from hub.state.config_versions import Active
-from hub.state.database import Database, migrate, open_database
+from hub.state.database import Database, open_database
 from hub.state.ledger import Expectation, Ledger
+from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
 from hub.telemetry.metrics import HubMetrics
 

@@ -4,8 +4,9 @@
   with the ``user_id`` property (the broker checks it against the connection) and waits for the
   broker's confirm.
 - ``consume`` reads the participant's own inbox, verifies each message's signature against the
-  registry, drops an id it has already handled (a durable record), sends a signed receipt, calls
-  the handler, publishes the handler's reply, records the id as handled and only then acks.
+  registry and its freshness (an expired message is never acted on), drops an id it has
+  already handled (a durable record), sends a signed receipt, calls the handler, publishes the
+  handler's reply, records the id as handled and only then acks.
 
 Failures (see docs/adapters/README.md, "Failures"):
 
@@ -51,7 +52,7 @@ from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
 from adapters.sdk.handled import HandledIds
 from hub.contract import names
-from hub.contract.authenticate import check_signature
+from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
 from hub.contract.errors import Refusal
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import (
@@ -119,6 +120,16 @@ class Delivery:
         )
         document["id"] = str(uuid5(self.envelope.id, type))
         return document
+
+
+def _envelope_id(body: bytes) -> str | None:
+    """The ``id`` of a JSON message, when the bytes are one and have a string id."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
 
 
 Reply = dict[str, Any] | None
@@ -248,8 +259,11 @@ class HubClient:
         """Publish bytes as they are (tests use it for malformed input); confirm awaited.
 
         ``user_id`` defaults to this participant's broker user; pass None to leave it out.
+        ``message_id`` defaults to the envelope id the bytes carry (the hub refuses any other).
         """
         assert self._inbound is not None, "connect() first"
+        if message_id is None:
+            message_id = _envelope_id(body)
         await self._inbound.publish(
             aio_pika.Message(
                 body, message_id=message_id, content_type="application/json",
@@ -361,7 +375,9 @@ class HubClient:
         assert self._handled is not None
         try:
             document, envelope = parse_message(message.body)
-            check_signature(document, envelope, self.registry, self.clock())
+            now = self.clock()
+            check_signature(document, envelope, self.registry, now)
+            check_freshness(envelope, now, DEFAULT_SKEW_SECONDS)
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
             self.refused_inbox += 1
@@ -386,6 +402,18 @@ class HubClient:
             del self._active[envelope.id]
             done.set()
 
+    async def _answer_time(self, message_id: UUID) -> datetime:
+        """When this message's receipt and answer are made: recorded on first handling, so that
+        a receipt or answer sent again after a crash is byte for byte the same message (the hub
+        refuses the same id with other content as ``id_conflict``)."""
+        assert self._handled is not None
+        recorded = await self._handled.recall(message_id, "answer-time")
+        if recorded is not None:
+            return datetime.fromisoformat(json.loads(recorded))
+        moment = utc_iso(self.clock())
+        await self._handled.remember(message_id, "answer-time", json.dumps(moment))
+        return datetime.fromisoformat(moment)
+
     async def _process_once(self, message: AbstractIncomingMessage, document: dict[str, Any],
                             envelope: Envelope, handler: Handler) -> None:
         assert self._handled is not None
@@ -395,7 +423,8 @@ class HubClient:
             return
         delivery = Delivery(envelope=envelope, document=document, raw=message.body,
                             redelivered=bool(message.redelivered), me=self.id,
-                            created_at=self.clock(), journal=self._handled)
+                            created_at=await self._answer_time(envelope.id),
+                            journal=self._handled)
         await self._send_receipt(delivery)
         try:
             handled, reply = await self._handle(delivery, handler)

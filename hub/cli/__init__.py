@@ -22,6 +22,7 @@ class _Group(Protocol):
 def _groups() -> list[_Group]:
     from hub.cli import (
         audit,
+        conformance,
         contract,
         keys,
         participant,
@@ -34,7 +35,7 @@ def _groups() -> list[_Group]:
     )
 
     return [serve, status, reload, keys, participant, trust, register, contract, policy,
-            audit]
+            audit, conformance]
 
 
 def build_parser() -> argparse.ArgumentParser:

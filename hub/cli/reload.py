@@ -9,7 +9,8 @@ import socket
 from hub.config import Settings
 from hub.contract.messages import utc_now
 from hub.state import config_versions as cv
-from hub.state.database import migrate, open_database
+from hub.state.database import open_database
+from hub.state.migrations import migrate
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,8 @@ import asyncio
 
 from hub.config import Settings
 from hub.ops.status import CaseStatus, case_status, render
-from hub.state.database import migrate, open_database
+from hub.state.database import open_database
+from hub.state.migrations import migrate
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,6 +19,8 @@ the SDK does not export one it can raise)::
     │   │                           was recorded; retried, not refused, not counted as a failure
     │   ├── BrokerAdminError        hub.core.broker_admin: the management API refused or could
     │   │                           not be reached
+    │   ├── TrustError              hub.contract.trust: a trust document is refused (signature,
+    │   │                           authority key, validity or an older serial)
     │   └── DemoError               demo: the demo could not start or a step did not happen in time
     ├── ValueError
     │   ├── JsonError               hub.contract.canonical: bytes that are not acceptable JSON for
@@ -32,8 +34,8 @@ the SDK does not export one it can raise)::
 
 The adapter SDK (``adapters.sdk``) exports every one of these it can raise to its caller or
 expects from a handler: the contract's (HubError, ConfigError, KeyStoreError, Refusal,
-PolicyRefusal, JsonError) and its own (AdapterError, TransientError, PermanentError). Besides
-these, the hub and the SDK let builtin errors through for programming mistakes (``ValueError``
+PolicyRefusal, JsonError, TrustError) and its own (AdapterError, TransientError,
+PermanentError). Besides these, the hub and the SDK let builtin errors through for programming mistakes (``ValueError``
 for an unknown message type or participant, ``TypeError`` for an unknown settings field) and the
 broker client's errors (aio-pika's ``AMQPError``) for a lost connection.
 
@@ -44,6 +46,8 @@ appear in ``notice.refused`` bodies, in the dead-letter headers and as a metric 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from pydantic_core import PydanticCustomError
 
 
 class ReasonCode(StrEnum):
@@ -72,6 +76,9 @@ class ReasonCode(StrEnum):
     ID_REUSED = "id_reused"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     UNROUTABLE = "unroutable"
+    ID_CONFLICT = "id_conflict"
+    MESSAGE_ID_MISMATCH = "message_id_mismatch"
+    LIFETIME_EXCEEDED = "lifetime_exceeded"
     PARTICIPANT_SUSPENDED = "participant_suspended"
 
 
@@ -88,12 +95,33 @@ class KeyStoreError(HubError):
 
 
 class Refusal(HubError):
-    """An inbound message is refused with a named reason."""
+    """An inbound message is refused with a named reason.
 
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
+    ``field_paths`` are JSON Pointers (RFC 6901) into the whole message, e.g. ``/body/bsn``:
+    the one path style of every refusal.
+    """
+
+    def __init__(
+        self, reason: ReasonCode, detail: str, *, field_paths: list[str] | None = None
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.field_paths = list(field_paths or [])
+
+
+RULE_ERROR = "contract_rule"
+
+
+def rule_error(message: str, *fields: str) -> PydanticCustomError:
+    """A contract rule across fields failed (raise it in a model validator); names the fields,
+    relative to the model, in the error's context so the refusal's field_paths can name them."""
+    return PydanticCustomError(RULE_ERROR, message, {"fields": fields})
+
+
+def json_pointer(*parts: object) -> str:
+    """The RFC 6901 JSON Pointer of a path: ``("body", "scope", 0)`` -> ``/body/scope/0``."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 class PolicyRefusal(Refusal):
@@ -102,6 +130,5 @@ class PolicyRefusal(Refusal):
     def __init__(
         self, reason: ReasonCode, detail: str, *, rule: str | None, field_paths: list[str]
     ) -> None:
-        super().__init__(reason, detail)
+        super().__init__(reason, detail, field_paths=field_paths)
         self.rule = rule
-        self.field_paths = field_paths

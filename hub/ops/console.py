@@ -35,8 +35,7 @@ from starlette.templating import Jinja2Templates
 from hub.contract.registry import Registry
 from hub.ops.status import case_status, render
 from hub.state import views
-from hub.state.database import Database
-from hub.state.seen import from_ms, to_ms
+from hub.state.database import Database, from_ms, to_ms
 
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
 CASES_SHOWN = 50

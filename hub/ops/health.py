@@ -17,9 +17,9 @@ from hub.contract.notary import Notary, Thread
 from hub.contract.policy import Policy
 from hub.contract.registry import Registry
 from hub.contract.signing import verify_document
+from hub.state import health
 from hub.state.audit import AuditLog
 from hub.state.database import Database
-from hub.state.seen import to_ms
 from hub.telemetry.metrics import HubMetrics
 
 _PROBE = UUID("00000000-0000-4000-8000-000000000000")
@@ -43,10 +43,7 @@ def signing_works(notary: Notary, registry: Registry, now: datetime) -> bool:
 
 async def state_accepts_writes(db: Database, replica: str, now: datetime) -> bool:
     try:
-        await db.execute(
-            "INSERT INTO hub_health (replica, checked_at) VALUES ($1, $2) "
-            "ON CONFLICT (replica) DO UPDATE SET checked_at = excluded.checked_at",
-            replica, to_ms(now))
+        await health.record_probe(db, replica, now)
     except Exception:
         return False
     return True
@@ -67,13 +64,16 @@ async def probe(*, notary: Notary, registry: Registry, policy: Policy, db: Datab
                 now: datetime) -> dict[str, bool]:
     """Every deep check, by name."""
     key_expiry(registry, metrics, now)
-    return {
+    checks = {
         "registry": bool(registry.participants),
         "policy": bool(policy.version),
         "signing": signing_works(notary, registry, now),
         "state": await state_accepts_writes(db, replica, now),
         "audit": audit.healthy and await audit.check_tail(),
     }
+    for name, ok in checks.items():
+        metrics.check.labels(name).set(1 if ok else 0)
+    return checks
 
 
 def _any_other(registry: Registry) -> str:

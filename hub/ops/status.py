@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from hub.state import timeouts, views
-from hub.state.database import Database
+from hub.state.database import Database, from_ms
 from hub.state.ledger import Expectation, expectations_of_case
-from hub.state.seen import from_ms
 
 
 class Answer(BaseModel):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.contract.config_bundle import ConfigBundle
-from hub.state.database import Database
-from hub.state.seen import from_ms, to_ms
+from hub.state.database import Database, from_ms, to_ms
+from hub.state.seen import record_versions
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,6 @@ async def last_request(db: Database) -> int:
 
 async def record_stamp(db: Database, message_id: str, stamp: Stamp) -> None:
     """Write the versions a decision used on the message's row (beside its policy_version)."""
-    await db.execute(
-        "UPDATE messages SET config_generation = $2, registry_version = $3, "
-        "agreements_version = $4 WHERE id = $1",
-        message_id, stamp.generation, stamp.registry_version, stamp.agreements_version)
+    await record_versions(db, message_id, generation=stamp.generation,
+                          registry_version=stamp.registry_version,
+                          agreements_version=stamp.agreements_version)

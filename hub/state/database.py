@@ -1,10 +1,10 @@
 """One small async SQL interface over SQLite (embedded default) and PostgreSQL (several replicas).
 
 SQL is written once, in PostgreSQL's ``$1`` parameter style; the SQLite backend rewrites it to
-SQLite's numbered ``?1``. Only portable SQL is used (TEXT, BIGINT, ``ON CONFLICT``), times are
-epoch milliseconds. Schema changes are versioned migrations (:data:`MIGRATIONS`), applied once, in
-order, inside a transaction, and recorded in ``schema_migrations``; replicas that start together
-serialise on that table.
+SQLite's numbered ``?1``. Only portable SQL is used (TEXT, BIGINT, ``ON CONFLICT``). Times are
+stored as epoch milliseconds (UTC), converted only by :func:`to_ms`, :func:`from_ms` and
+:func:`now_ms`. The schema and its versioned migrations are in :mod:`hub.state.migrations`; each
+table has one owner module in :mod:`hub.state`, the only code that reads or writes it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import asyncio
 import functools
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,22 @@ import asyncpg
 from hub.contract.errors import ConfigError, HubError
 
 Row = dict[str, Any]
+
+
+def to_ms(moment: datetime) -> int:
+    """A moment as stored: epoch milliseconds."""
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    """A stored time (epoch milliseconds) as an aware UTC datetime; ``None`` stays ``None``."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def now_ms() -> int:
+    """The real time now in epoch milliseconds (never an injected clock: for leases and probes
+    between real processes)."""
+    return int(time.time() * 1000)
 
 
 class StoreUnavailableError(HubError):
@@ -201,166 +219,3 @@ async def open_database(url: str) -> Database:
     if url.startswith(("postgresql://", "postgres://")):
         return await PostgresDatabase.open(url)
     raise ConfigError(f"MAATWERK_STATE_URL={url!r}: use sqlite:///PATH or postgresql://...")
-
-
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (1, "messages: one row per authenticated message id (dedupe and ledger)", [
-        """CREATE TABLE IF NOT EXISTS messages (
-            id TEXT PRIMARY KEY,
-            type TEXT NOT NULL,
-            sender TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            case_id TEXT NOT NULL,
-            conversation_id TEXT NOT NULL,
-            in_reply_to TEXT,
-            status TEXT NOT NULL,
-            reason TEXT,
-            policy_version TEXT,
-            rule TEXT,
-            received_at BIGINT NOT NULL,
-            decided_at BIGINT
-        )""",
-        "CREATE INDEX IF NOT EXISTS messages_case ON messages (case_id)",
-        "CREATE INDEX IF NOT EXISTS messages_conversation ON messages (conversation_id)",
-    ]),
-    (2, "ledger: expectations (receipt, response), time-outs, outbox of hub messages", [
-        """CREATE TABLE IF NOT EXISTS expectations (
-            message_id TEXT NOT NULL,
-            awaited TEXT NOT NULL,
-            message_type TEXT NOT NULL,
-            case_id TEXT NOT NULL,
-            conversation_id TEXT NOT NULL,
-            sender TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            routed_at BIGINT NOT NULL,
-            deadline BIGINT NOT NULL,
-            grace_ms BIGINT NOT NULL,
-            fulfilled_at BIGINT,
-            fulfilled_by TEXT,
-            outcome TEXT,
-            reminded_at BIGINT,
-            escalated_at BIGINT,
-            PRIMARY KEY (message_id, awaited)
-        )""",
-        "CREATE INDEX IF NOT EXISTS expectations_open ON expectations (fulfilled_at, deadline)",
-        "CREATE INDEX IF NOT EXISTS expectations_case ON expectations (case_id)",
-        """CREATE TABLE IF NOT EXISTS timeouts (
-            request_id TEXT PRIMARY KEY,
-            case_id TEXT NOT NULL,
-            conversation_id TEXT NOT NULL,
-            municipality TEXT NOT NULL,
-            agency TEXT NOT NULL,
-            state TEXT NOT NULL,
-            outcome TEXT,
-            requested_from TEXT NOT NULL,
-            requested_months BIGINT NOT NULL,
-            granted_months BIGINT NOT NULL DEFAULT 0,
-            effective_from TEXT,
-            effective_until TEXT,
-            paused_scope TEXT,
-            reason_code TEXT,
-            extensions BIGINT NOT NULL DEFAULT 0,
-            pending_extension_months BIGINT NOT NULL DEFAULT 0,
-            ended_on TEXT,
-            ended_by TEXT,
-            updated_at BIGINT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS timeouts_case ON timeouts (case_id)",
-        """CREATE TABLE IF NOT EXISTS outbox (
-            id TEXT PRIMARY KEY,
-            type TEXT NOT NULL,
-            case_id TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            body TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            claimed_at BIGINT,
-            claimed_by TEXT,
-            sent_at BIGINT
-        )""",
-        "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, created_at)",
-        "CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id)",
-    ]),
-    (3, "audit: hash-chained audit trail of routing decisions and ledger events (hub.audit)", [
-        """CREATE TABLE IF NOT EXISTS audit_log (
-            seq BIGINT PRIMARY KEY,
-            time BIGINT NOT NULL,
-            event TEXT NOT NULL,
-            message_id TEXT,
-            message_type TEXT,
-            sender TEXT,
-            recipient TEXT,
-            decision TEXT,
-            reason TEXT,
-            rule TEXT,
-            policy_version TEXT,
-            body_hash TEXT,
-            case_id TEXT,
-            trace_id TEXT NOT NULL,
-            span_id TEXT NOT NULL,
-            parent_span_id TEXT,
-            status_code BIGINT NOT NULL,
-            name TEXT NOT NULL,
-            start_time BIGINT NOT NULL,
-            end_time BIGINT NOT NULL,
-            attributes TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS audit_log_case ON audit_log (case_id)",
-        """CREATE TABLE IF NOT EXISTS audit_head (
-            id BIGINT PRIMARY KEY,
-            seq BIGINT NOT NULL,
-            hash TEXT NOT NULL
-        )""",
-    ]),
-    (4, "hub_health: each replica's last write probe (readiness)", [
-        "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
-        "checked_at BIGINT NOT NULL)",
-    ]),
-    (5, "config_versions: committed configuration generations, reload requests, and "
-        "the versions each decision used", [
-        """CREATE TABLE IF NOT EXISTS config_versions (
-            generation BIGINT PRIMARY KEY,
-            hash TEXT NOT NULL,
-            registry_version TEXT NOT NULL,
-            policy_version TEXT NOT NULL,
-            agreements_version TEXT NOT NULL,
-            bundle TEXT NOT NULL,
-            committed_at BIGINT NOT NULL,
-            committed_by TEXT NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS config_reload_requests (
-            id BIGINT PRIMARY KEY,
-            requested_at BIGINT NOT NULL,
-            requested_by TEXT NOT NULL
-        )""",
-        "ALTER TABLE messages ADD COLUMN config_generation BIGINT",
-        "ALTER TABLE messages ADD COLUMN registry_version TEXT",
-        "ALTER TABLE messages ADD COLUMN agreements_version TEXT",
-    ]),
-]
-
-
-async def migrate(db: Database) -> int:
-    """Apply pending migrations in one transaction; return the schema version now in force.
-
-    Replicas that start together serialise: SQLite on its write lock, PostgreSQL on an advisory
-    lock taken first in the transaction.
-    """
-    async with db.transaction() as tx:
-        await tx.lock_for_migration()
-        await tx.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version BIGINT PRIMARY KEY, description TEXT NOT NULL)"
-        )
-        for version, description, statements in MIGRATIONS:
-            claimed = await tx.execute(
-                "INSERT INTO schema_migrations (version, description) VALUES ($1, $2) "
-                "ON CONFLICT (version) DO NOTHING",
-                version,
-                description,
-            )
-            for statement in statements if claimed else []:
-                await tx.execute(statement)
-    row = await db.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
-    return int(row["v"]) if row and row["v"] is not None else 0

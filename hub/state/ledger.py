@@ -10,6 +10,8 @@ fulfils it. The watcher (:mod:`hub.ops.watcher`) asks the ledger for missed dead
 
 Each decision is a conditional update plus outbox rows in one transaction, so with several hub
 replicas each reminder is created once, and after a restart every deadline still fires.
+
+This module owns the ``expectations`` table: no other module reads or writes it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from hub.contract.agreements import Agreements
 from hub.contract.messages import MESSAGE_SPECS, Envelope, utc_iso
 from hub.contract.notary import Notary, Thread, notice_id
 from hub.contract.registry import Registry
-from hub.state import audit, outbox, timeouts
-from hub.state.audit import AuditEntry, AuditLog
+from hub.state import audit_events, outbox, timeouts
+from hub.state.audit import AuditLog
+from hub.state.audit_events import AuditEntry
 from hub.state.config_versions import Stamp, record_stamp
-from hub.state.database import Database, Row, StoreUnavailableError
-from hub.state.seen import DELIVERED, PROCESSED, ROUTED, MessageStore, from_ms, to_ms
+from hub.state.database import Database, Row, StoreUnavailableError, from_ms, to_ms
+from hub.state.seen import DELIVERED, PROCESSED, ROUTED, MessageStore
 
 log = logging.getLogger("maatwerk.ledger")
 RECEIPT = "receipt"
@@ -122,9 +125,8 @@ class Ledger:
             await timeouts.on_routed(tx, envelope, now)
             await self.audit.append(entry, tx)
             for answer in fulfilled:
-                await self.audit.append(
-                    audit.entry_for_answer(answer.awaited, envelope, raw, self.audit.hash_key),
-                    tx)
+                await self.audit.append(audit_events.entry_for_answer(
+                    answer.awaited, envelope, raw, self.audit.hash_key), tx)
         return fulfilled
 
     async def _expect(self, tx: Database, envelope: Envelope, now: datetime) -> None:
@@ -171,8 +173,7 @@ class Ledger:
                 "UPDATE expectations SET fulfilled_at = $3, fulfilled_by = $4, outcome = $5 "
                 "WHERE message_id = $1 AND awaited = $2 AND fulfilled_at IS NULL",
                 str(original.id), awaited, to_ms(now), str(envelope.id), outcome)
-            await tx.execute("UPDATE messages SET status = $2 WHERE id = $1 AND status <> $3",
-                             str(original.id), status, PROCESSED)
+            await MessageStore(tx).mark_answered(original.id, status)
             done.append(Fulfilment(awaited, row["recipient"],
                                    (to_ms(now) - row["routed_at"]) / 1000))
         return done
@@ -223,7 +224,7 @@ class Ledger:
                                          thread=thread, message_id=key)
         if await outbox.add(tx, envelope, raw):
             await self.audit.append(
-                audit.entry_for_hub_message(envelope, raw, self.audit.hash_key), tx)
+                audit_events.entry_for_hub_message(envelope, raw, self.audit.hash_key), tx)
 
     async def overdue(self) -> list[Expectation]:
         return await overdue(self.db)
@@ -254,3 +255,26 @@ async def late(db: Database, now: datetime) -> list[Expectation]:
         "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND deadline <= $1 "
         "ORDER BY deadline", to_ms(now))
     return [Expectation.from_row(r) for r in rows]
+
+
+# -- retention (:mod:`hub.state.retention`) -------------------------------------------------------
+
+async def last_activity_by_case(db: Database) -> dict[str, int]:
+    """Per case: the last time an answer was awaited from or fulfilled (ms)."""
+    rows = await db.fetch(
+        "SELECT case_id, MAX(COALESCE(fulfilled_at, routed_at)) AS last_at FROM expectations "
+        "GROUP BY case_id")
+    return {r["case_id"]: int(r["last_at"]) for r in rows}
+
+
+async def open_in_case(db: Database, case_id: str) -> bool:
+    """Whether the case still waits for a receipt or response."""
+    row = await db.fetchone(
+        "SELECT 1 AS x FROM expectations WHERE case_id = $1 AND fulfilled_at IS NULL LIMIT 1",
+        case_id)
+    return row is not None
+
+
+async def delete_case(db: Database, case_id: str) -> int:
+    """Remove the case's expectations; return how many."""
+    return await db.execute("DELETE FROM expectations WHERE case_id = $1", case_id)

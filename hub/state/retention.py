@@ -21,6 +21,10 @@ message ids: everything that ties them to the case (case id, conversation, in-re
 blanked; id, type, sender, recipient, status, reason code and times stay. The audit trail is not
 touched: it never holds personal data in clear (see :mod:`hub.state.audit`), so it stays verifiable;
 one ``purge`` record per case is appended, in the same transaction as the deletion.
+
+Retention owns no table: it decides and orchestrates, and every read and delete goes through the
+owner of the table (:mod:`hub.state.seen`, :mod:`~hub.state.ledger`, :mod:`~hub.state.timeouts`,
+:mod:`~hub.state.outbox`, :mod:`~hub.state.audit`).
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.contract.errors import ConfigError
-from hub.state.audit import AuditLog, entry_for_purge
-from hub.state.database import Database
+from hub.state import ledger, outbox, timeouts
+from hub.state.audit import AuditLog
+from hub.state.audit_events import entry_for_purge
+from hub.state.database import Database, to_ms
+from hub.state.seen import MessageStore
 
 PURGED_CASE = "purged"
-CLOSED_TIMEOUT_STATES = ("ended", "declined")
 MIN_DAYS = 1
 
 
@@ -44,51 +50,28 @@ class PurgeResult:
     """Rows removed or blanked per table, over all purged cases."""
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 async def closed_cases(db: Database, older_than: datetime) -> list[str]:
     """Cases that are closed (see the module rule) with no activity since ``older_than``."""
-    cutoff = _ms(older_than)
-    rows = await db.fetch(
-        """
-        WITH activity AS (
-            SELECT case_id, MAX(COALESCE(decided_at, received_at)) AS last_at FROM messages
-              WHERE case_id <> $2 GROUP BY case_id
-            UNION ALL
-            SELECT case_id, MAX(COALESCE(fulfilled_at, routed_at)) FROM expectations
-              GROUP BY case_id
-            UNION ALL
-            SELECT case_id, MAX(updated_at) FROM timeouts GROUP BY case_id
-            UNION ALL
-            SELECT case_id, MAX(COALESCE(sent_at, created_at)) FROM outbox GROUP BY case_id
-        )
-        SELECT case_id FROM activity GROUP BY case_id HAVING MAX(last_at) < $1
-        """,
-        cutoff, PURGED_CASE,
-    )
-    candidates = sorted(r["case_id"] for r in rows)
+    last: dict[str, int] = {}
+    for activity in (await MessageStore(db).last_activity_by_case(excluding=PURGED_CASE),
+                     await ledger.last_activity_by_case(db),
+                     await timeouts.last_activity_by_case(db),
+                     await outbox.last_activity_by_case(db)):
+        for case_id, at in activity.items():
+            last[case_id] = max(at, last.get(case_id, at))
+    cutoff = to_ms(older_than)
     closed = []
-    for case_id in candidates:
+    for case_id in sorted(c for c, at in last.items() if at < cutoff):
         if await _is_closed(db, case_id):
             closed.append(case_id)
     return closed
 
 
 async def _is_closed(db: Database, case_id: str) -> bool:
-    open_timeout = await db.fetchone(
-        "SELECT 1 AS x FROM timeouts WHERE case_id = $1 AND state NOT IN ($2, $3) LIMIT 1",
-        case_id, *CLOSED_TIMEOUT_STATES)
-    open_expectation = await db.fetchone(
-        "SELECT 1 AS x FROM expectations WHERE case_id = $1 AND fulfilled_at IS NULL LIMIT 1",
-        case_id)
-    processing = await db.fetchone(
-        "SELECT 1 AS x FROM messages WHERE case_id = $1 AND status = 'processing' LIMIT 1",
-        case_id)
-    unsent = await db.fetchone(
-        "SELECT 1 AS x FROM outbox WHERE case_id = $1 AND sent_at IS NULL LIMIT 1", case_id)
-    return not (open_timeout or open_expectation or processing or unsent)
+    return not (await timeouts.open_in_case(db, case_id)
+                or await ledger.open_in_case(db, case_id)
+                or await MessageStore(db).processing_in_case(case_id)
+                or await outbox.unsent_in_case(db, case_id))
 
 
 async def purge_case(db: Database, audit: AuditLog, case_id: str) -> dict[str, int]:
@@ -101,14 +84,10 @@ async def purge_case(db: Database, audit: AuditLog, case_id: str) -> dict[str, i
         if not await _is_closed(tx, case_id):
             return {}
         rows = {
-            "expectations": await tx.execute(
-                "DELETE FROM expectations WHERE case_id = $1", case_id),
-            "timeouts": await tx.execute("DELETE FROM timeouts WHERE case_id = $1", case_id),
-            "outbox": await tx.execute(
-                "DELETE FROM outbox WHERE case_id = $1 AND sent_at IS NOT NULL", case_id),
-            "messages": await tx.execute(
-                "UPDATE messages SET case_id = $2, conversation_id = id, in_reply_to = NULL, "
-                "rule = NULL WHERE case_id = $1", case_id, PURGED_CASE),
+            "expectations": await ledger.delete_case(tx, case_id),
+            "timeouts": await timeouts.delete_case(tx, case_id),
+            "outbox": await outbox.delete_sent_of_case(tx, case_id),
+            "messages": await MessageStore(tx).tombstone_case(case_id, blank=PURGED_CASE),
         }
         await audit.append(entry_for_purge(case_id, rows), tx)
     return rows

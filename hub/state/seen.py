@@ -4,6 +4,8 @@ A row is *claimed* (status ``processing``) before the message is routed and gets
 (``routed`` or ``refused``) after the broker confirmed the publish. Only messages whose sender was
 authenticated (broker identity and signature) are recorded, so nobody can block another
 participant's message id by sending a forgery with it first.
+
+This module owns the ``messages`` table: no other module reads or writes it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.contract.messages import Envelope
-from hub.state.database import Database, Row
+from hub.state.database import Database, Row, from_ms, to_ms
 
 # The status of a message row, in the order it can move. Only this module writes the column.
 PROCESSING = "processing"  # claimed; being decided
@@ -23,14 +25,6 @@ REFUSED = "refused"  # refused with a reason code
 DELIVERED = "delivered"  # the recipient's receipt came back
 PROCESSED = "processed"  # the recipient's answer came back
 ANSWERABLE = (ROUTED, DELIVERED, PROCESSED)
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def from_ms(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,7 @@ class MessageRecord:
     rule: str | None
     received_at: datetime
     decided_at: datetime | None
+    content_sha256: str | None = None  # of the canonical bytes; None in rows before migration 5
 
     @classmethod
     def from_row(cls, row: Row) -> MessageRecord:
@@ -65,6 +60,7 @@ class MessageRecord:
             rule=row["rule"],
             received_at=from_ms(row["received_at"]) or datetime.now(UTC),
             decided_at=from_ms(row["decided_at"]),
+            content_sha256=row.get("content_sha256"),
         )
 
 
@@ -80,17 +76,25 @@ class MessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def claim(self, envelope: Envelope, received_at: datetime) -> Claim:
-        """Record the id as being processed, unless it is known; return the (existing) record."""
+    async def claim(
+        self, envelope: Envelope, received_at: datetime, content_sha256: str | None = None
+    ) -> Claim:
+        """Record the id as being processed, unless it is known; return the (existing) record.
+
+        ``content_sha256`` (the message's content digest, see
+        :func:`hub.contract.authenticate.content_digest`) is kept with the claim
+        so that a later message with the same id can be told apart: a copy or other content.
+        """
         values: list[Any] = [
             str(envelope.id), envelope.type, envelope.sender, envelope.recipient,
             envelope.case_id, str(envelope.conversation_id),
             str(envelope.in_reply_to) if envelope.in_reply_to else None,
-            PROCESSING, to_ms(received_at),
+            PROCESSING, to_ms(received_at), content_sha256,
         ]
         inserted = await self.db.fetch(
             "INSERT INTO messages (id, type, sender, recipient, case_id, conversation_id, "
-            "in_reply_to, status, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "in_reply_to, status, received_at, content_sha256) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
             "ON CONFLICT (id) DO NOTHING RETURNING id",
             *values,
         )
@@ -100,7 +104,7 @@ class MessageStore:
                 recipient=envelope.recipient, case_id=envelope.case_id,
                 conversation_id=envelope.conversation_id, in_reply_to=envelope.in_reply_to,
                 status=PROCESSING, reason=None, policy_version=None, rule=None,
-                received_at=received_at, decided_at=None))
+                received_at=received_at, decided_at=None, content_sha256=content_sha256))
         record = await self.get(envelope.id)
         assert record is not None  # inserted before; rows are never deleted here
         return Claim(new=False, record=record)
@@ -121,3 +125,41 @@ class MessageStore:
     async def get(self, message_id: UUID) -> MessageRecord | None:
         row = await self.db.fetchone("SELECT * FROM messages WHERE id = $1", str(message_id))
         return MessageRecord.from_row(row) if row else None
+
+    async def mark_answered(self, message_id: UUID, status: str) -> None:
+        """An answer to the message came back: ``delivered`` or ``processed`` (never back from
+        ``processed``)."""
+        await self.db.execute("UPDATE messages SET status = $2 WHERE id = $1 AND status <> $3",
+                              str(message_id), status, PROCESSED)
+
+    # -- retention (:mod:`hub.state.retention`) ---------------------------------------------------
+
+    async def last_activity_by_case(self, *, excluding: str) -> dict[str, int]:
+        """Per case (but ``excluding``): the last time a message was received or decided (ms)."""
+        rows = await self.db.fetch(
+            "SELECT case_id, MAX(COALESCE(decided_at, received_at)) AS last_at FROM messages "
+            "WHERE case_id <> $1 GROUP BY case_id", excluding)
+        return {r["case_id"]: int(r["last_at"]) for r in rows}
+
+    async def processing_in_case(self, case_id: str) -> bool:
+        """Whether a message of the case is still being decided."""
+        row = await self.db.fetchone(
+            "SELECT 1 AS x FROM messages WHERE case_id = $1 AND status = $2 LIMIT 1",
+            case_id, PROCESSING)
+        return row is not None
+
+    async def tombstone_case(self, case_id: str, *, blank: str) -> int:
+        """Keep the case's rows for dedupe but cut their tie to it: the case id becomes ``blank``,
+        the conversation the message id, in-reply-to and rule empty. Returns the rows changed."""
+        return await self.db.execute(
+            "UPDATE messages SET case_id = $2, conversation_id = id, in_reply_to = NULL, "
+            "rule = NULL WHERE case_id = $1", case_id, blank)
+
+
+async def record_versions(db: Database, message_id: str, *, generation: int,
+                          registry_version: str, agreements_version: str) -> None:
+    """The configuration generation, registry and agreements versions a decision used."""
+    await db.execute(
+        "UPDATE messages SET config_generation = $2, registry_version = $3, "
+        "agreements_version = $4 WHERE id = $1",
+        message_id, generation, registry_version, agreements_version)

@@ -8,8 +8,10 @@
                       to the municipality and the agency
 
 Per-agency rules (:mod:`hub.contract.agreements`) are checked before a request or extension is
-routed; a
-request beyond the agency's maximum is refused with the rule named.
+routed (:mod:`hub.core.timeout_rules`); a request beyond the agency's maximum is refused with the
+rule named.
+
+This module owns the ``timeouts`` table: no other module reads or writes it.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from uuid import UUID, uuid5
 from hub.contract import bodies as b
 from hub.contract.messages import Envelope, Purpose
 from hub.contract.notary import Notary, Thread, notice_id
-from hub.state import audit, outbox
+from hub.state import audit_events, outbox
 from hub.state.audit import AuditLog
-from hub.state.database import Database, Row, StoreUnavailableError
-from hub.state.seen import to_ms
+from hub.state.database import Database, Row, StoreUnavailableError, to_ms
+from hub.state.seen import MessageStore
 
 logger = logging.getLogger("maatwerk.timeouts")
 RUNNING = ("accepted", "partially_accepted", "active", "extended")
+CLOSED = ("ended", "declined")
+"""The states in which a time-out is over: it ended, or it was declined."""
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,13 @@ async def on_routed(db: Database, envelope: Envelope, now: datetime) -> None:
 
 
 async def _on_response(db: Database, envelope: Envelope, body: b.TimeoutResponse, ms: int) -> None:
-    answered = await db.fetchone(
-        "SELECT type, in_reply_to FROM messages WHERE id = $1", str(envelope.in_reply_to))
+    if envelope.in_reply_to is None:
+        return
+    answered = await MessageStore(db).get(envelope.in_reply_to)
     if answered is None:
         return
-    if answered["type"] == "timeout.extend":
-        record = await get(db, answered["in_reply_to"])
+    if answered.type == "timeout.extend":
+        record = await get(db, str(answered.in_reply_to)) if answered.in_reply_to else None
         if record is None or body.outcome is b.TimeoutOutcome.DECLINED:
             return
         await db.execute(
@@ -182,7 +187,8 @@ async def _end(db: Database, notary: Notary, log: AuditLog, record: TimeoutRecor
                 type="timeout.ended", recipient=recipient, body=body, now=now, thread=thread,
                 message_id=uuid5(notice_id("timeout.ended", UUID(record.request_id)), recipient))
             if await outbox.add(tx, envelope, raw):
-                await log.append(audit.entry_for_hub_message(envelope, raw, log.hash_key), tx)
+                await log.append(
+                    audit_events.entry_for_hub_message(envelope, raw, log.hash_key), tx)
     return 1
 
 
@@ -192,3 +198,25 @@ async def count_active(db: Database) -> dict[str, int]:
         "SELECT agency, COUNT(*) AS n FROM timeouts WHERE state IN ('active', 'extended') "
         "GROUP BY agency")
     return {r["agency"]: int(r["n"]) for r in rows}
+
+
+# -- retention (:mod:`hub.state.retention`) -------------------------------------------------------
+
+async def last_activity_by_case(db: Database) -> dict[str, int]:
+    """Per case: the last time one of its time-outs changed (ms)."""
+    rows = await db.fetch("SELECT case_id, MAX(updated_at) AS last_at FROM timeouts "
+                          "GROUP BY case_id")
+    return {r["case_id"]: int(r["last_at"]) for r in rows}
+
+
+async def open_in_case(db: Database, case_id: str) -> bool:
+    """Whether a time-out of the case is not yet over (see :data:`CLOSED`)."""
+    row = await db.fetchone(
+        "SELECT 1 AS x FROM timeouts WHERE case_id = $1 AND state NOT IN ($2, $3) LIMIT 1",
+        case_id, *CLOSED)
+    return row is not None
+
+
+async def delete_case(db: Database, case_id: str) -> int:
+    """Remove the case's time-outs; return how many."""
+    return await db.execute("DELETE FROM timeouts WHERE case_id = $1", case_id)

@@ -3,7 +3,7 @@ timeline (``maatwerk-hub status``, ``/cases/{id}``). Read-only; the tables belon
 modules (seen messages, ledger, outbox, time-outs), this module only reads them across.
 
 Rows are returned as the database gives them (times in epoch milliseconds; see
-:func:`hub.state.seen.from_ms`).
+:func:`hub.state.database.from_ms`).
 """
 
 from __future__ import annotations

@@ -55,6 +55,11 @@ class HubMetrics:
             ["kind", "version"], registry=r)
         self.ready = Gauge("maatwerk_ready", "1 when the broker, topology and state store are up",
                            registry=r)
+        self.check = Gauge("maatwerk_check", "1 when a deep readiness check passes (registry, "
+                           "policy, signing, state, audit)", ["check"], registry=r)
+        self.gauges_leader = Gauge(
+            "maatwerk_gauges_leader", "1 on the one replica that exports the database-wide "
+            "gauges (maatwerk_overdue, maatwerk_late, maatwerk_timeouts_active)", registry=r)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

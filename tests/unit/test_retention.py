@@ -17,10 +17,12 @@ from hub.contract.messages import new_document, validate_document
 from hub.contract.notary import encode
 from hub.contract.signing import sign_document
 from hub.state import audit as a
+from hub.state import audit_events as ev
 from hub.state import outbox
-from hub.state.database import Database, SqliteDatabase, migrate, open_database
+from hub.state.database import Database, SqliteDatabase, open_database, to_ms
+from hub.state.migrations import migrate
 from hub.state.retention import closed_cases, purge
-from hub.state.seen import MessageStore, to_ms
+from hub.state.seen import PROCESSED, MessageStore
 from tests.helpers import timeout_request_body
 
 KEY = b"retention-key"
@@ -51,8 +53,8 @@ async def add_case(db: Database, log: a.AuditLog, case_id: str, bsn: str, at: da
     envelope = validate_document(document, raw)
     store = MessageStore(db)
     await store.claim(envelope, at)
-    await store.decide(envelope.id, "processed", policy_version="p1", rule="r1", decided_at=at)
-    await log.append(a.entry_from_envelope(a.ROUTED, envelope, raw, KEY, decision="routed"))
+    await store.decide(envelope.id, PROCESSED, policy_version="p1", rule="r1", decided_at=at)
+    await log.append(ev.entry_from_envelope(ev.EVENT_ROUTED, envelope, raw, KEY, decision="routed"))
     await db.execute(
         "INSERT INTO expectations (message_id, awaited, message_type, case_id, conversation_id, "
         "sender, recipient, routed_at, deadline, grace_ms, fulfilled_at) "
@@ -107,7 +109,7 @@ async def test_purge_removes_personal_data_and_keeps_the_chain(db: Database) -> 
     records = await log.for_case("ZW-OLD-1")
     assert [r.event for r in records] == ["routed", "purge"]
     assert records[-1].attributes["maatwerk.purged.outbox"] == "1"
-    assert records[-1].attributes[a.ATTR_ACTIVITY].endswith("/hub.retention")
+    assert records[-1].attributes[ev.ATTR_ACTIVITY].endswith("/hub.retention")
 
     again = await purge(db, log, older_than_days=30, now=NOW)
     assert again.cases == []  # idempotent: nothing left to purge

@@ -7,6 +7,7 @@ the same on every export (``maatwerk-hub schemas check`` compares them).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from hub.contract.agreements import load_agreements
 from hub.contract.config_bundle import ConfigBundle
 from hub.contract.policy import load_policy
 from hub.contract.registry import Registry, RegistryDocument
+from hub.contract.schemas.vector_keys import KEY1, TestKey, vector_registry
 from hub.contract.signing import b64url
 from hub.contract.trust import build, sign
 
@@ -42,23 +44,17 @@ copy (write a temporary file, rename it).
 """
 
 
-def _authority() -> Any:
-    from hub.contract.schemas import TestKey
-
+def _authority() -> TestKey:
     return TestKey("registry-authority", None, "maatwerk-hub test vector registry authority")
 
 
 def _bundle() -> ConfigBundle:
-    from hub.contract.schemas import vector_registry
-
     document = RegistryDocument.model_validate_json(json.dumps(vector_registry()))
     return ConfigBundle(registry=Registry(document), policy=load_policy(),
                         agreements=load_agreements())
 
 
-def trust_vector_files(prefix: str, dump: Any) -> dict[str, bytes]:
-    from hub.contract.schemas import KEY1
-
+def trust_vector_files(prefix: str, dump: Callable[[Any], bytes]) -> dict[str, bytes]:
     authority = _authority()
     bundle = _bundle()
     serial_1 = sign(build(bundle, serial=1, issued_at=ISSUED), authority.private)
