@@ -35,7 +35,8 @@ the SDK does not export one it can raise)::
 The adapter SDK (``adapters.sdk``) exports every one of these it can raise to its caller or
 expects from a handler: the contract's (HubError, ConfigError, KeyStoreError, Refusal,
 PolicyRefusal, JsonError, TrustError) and its own (AdapterError, TransientError,
-PermanentError). Besides these, the hub and the SDK let builtin errors through for programming mistakes (``ValueError``
+PermanentError). Besides these, the hub and the SDK let builtin errors through for programming
+mistakes (``ValueError``
 for an unknown message type or participant, ``TypeError`` for an unknown settings field) and the
 broker client's errors (aio-pika's ``AMQPError``) for a lost connection.
 
