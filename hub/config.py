@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     deadletter_retention_days: float = variable(
         "MAATWERK_DEADLETTER_RETENTION_DAYS", 30.0,
         "dead letters older than this are dropped (policy set by topology apply --users)")
+    reload_seconds: float = variable(
+        "MAATWERK_RELOAD_SECONDS", 2.0, "how often each replica checks the registry, keys, "
+        "policy and agreements files and the shared state for a new version", gt=0)
+    trust_file: Path = variable("MAATWERK_TRUST_FILE", Path("var/trust.json"),
+                                "signed trust document (maatwerk-hub trust sign), served at "
+                                "/trust")
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     hash_key: bytes = variable("MAATWERK_HASH_KEY", DEV_HASH_KEY.encode(),
                                "secret for keyed hashes of personal data in logs and audit",

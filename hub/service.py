@@ -16,17 +16,19 @@ from datetime import datetime
 
 import uvicorn
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import Settings
 from hub.contract import names
-from hub.contract.agreements import Agreements, load_agreements
+from hub.contract.agreements import Agreements
 from hub.contract.brokers import split_urls
+from hub.contract.config_bundle import Sources
 from hub.contract.errors import ConfigError
-from hub.contract.keys import load_private_key, private_key_path
+from hub.contract.keys import current_private_key
 from hub.contract.messages import utc_now
 from hub.contract.notary import Notary
-from hub.contract.policy import Policy, load_policy
-from hub.contract.registry import Registry, load_registry
+from hub.contract.policy import Policy
+from hub.contract.registry import Registry
 from hub.contract.tls import connect_kwargs
 from hub.contract.tokens import TokenFile, require_auth_off_loopback
 from hub.core import topology
@@ -37,9 +39,12 @@ from hub.core.router import Router
 from hub.ops import health
 from hub.ops.console import Console
 from hub.ops.http import build_app
+from hub.ops.key_expiry import expiring_keys, warn_expiring_keys
+from hub.ops.reload import Reloader
 from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
 from hub.state.audit import AuditLog
+from hub.state.config_versions import Active
 from hub.state.database import Database, SqliteDatabase, StateTimeouts, open_database
 from hub.state.ledger import Expectation, Ledger
 from hub.state.migrations import migrate
@@ -64,14 +69,22 @@ class HubService:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
-        self.registry = registry or load_registry(settings.registry_path, settings.keys_dir)
-        self.policy = policy or load_policy(settings.policy_path)
-        self.agreements = agreements or load_agreements(settings.agreements_path)
+        # Files are watched and reloaded (hub.ops.reload); a part given as an object stays fixed,
+        # but published keys (KEYS_DIR/*.json) are always merged in and reloaded.
+        self.sources = Sources(
+            keys_dir=settings.keys_dir, registry_path=settings.registry_path,
+            policy_path=settings.policy_path, agreements_path=settings.agreements_path,
+            registry=registry, policy=policy, agreements=agreements)
+        self.initial = self.sources.load()
+        self.registry = self.initial.registry
+        self.policy = self.initial.policy
+        self.agreements = self.initial.agreements
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.clock = clock
         self.metrics = HubMetrics()
-        self.notary = Notary(self.registry, load_private_key(
-            private_key_path(settings.keys_dir, self.registry.hub.id)))
+        self.notary = Notary(self.registry, self._hub_key(self.registry))
+        self.reloader: Reloader | None = None
+        self._reload_task: asyncio.Task[None] | None = None
         self._checks = {"broker": False, "topology": False, "state": False, "audit": False,
                         "registry": False, "policy": False, "signing": False}
         self.audit: AuditLog | None = None
@@ -89,8 +102,47 @@ class HubService:
         self._http_task: asyncio.Task[None] | None = None
         self._watcher_task: asyncio.Task[None] | None = None
         self._health_task: asyncio.Task[None] | None = None
+        self._warned: set[tuple[str, str]] = set()
         self._stop_watching = asyncio.Event()
         self._shown_node: str | None = None
+
+    def _hub_key(self, registry: Registry) -> Ed25519PrivateKey:
+        return current_private_key(self.settings.keys_dir, registry.hub.id, registry.hub.keys,
+                                   self.clock())
+
+    async def _apply(self, active: Active) -> None:
+        """Use a newly adopted configuration everywhere (the pipeline reads it per decision)."""
+        bundle = active.bundle
+        added = set(bundle.registry.participants) - set(self.registry.participants)
+        self.registry, self.policy = bundle.registry, bundle.policy
+        self.agreements = bundle.agreements
+        self.notary.update(bundle.registry, self._hub_key(bundle.registry))
+        ledger: Ledger | None = getattr(self, "ledger", None)  # None during start()
+        if ledger is not None:
+            ledger.registry, ledger.agreements = bundle.registry, bundle.agreements
+        if self._channel is not None:
+            deliver = await self._channel.get_exchange(names.DELIVER_EXCHANGE)
+            for participant_id in sorted(added):
+                if bundle.registry.participants[participant_id].kind != "hub":
+                    await topology.declare_inbox(self._channel, deliver, participant_id,
+                                                 self.settings.delivery_limit)
+                    log.info("inbox declared", extra={"event": "inbox_declared",
+                                                      "participant": participant_id})
+
+    async def _refresh_hub_key(self) -> None:
+        """Every tick: sign with the newest valid hub key (a rotation's new key once valid)."""
+        key = self._hub_key(self.registry)
+        self.notary.update(self.registry, key)
+        warn_expiring_keys(self.registry, self.clock(), self._warned)
+
+    def readiness_details(self) -> dict[str, object]:
+        """Beside the checks in /readyz: the configuration in force, a refused reload
+        (``degraded``: the old version stays in force) and keys about to expire."""
+        config = self.reloader.details() if self.reloader is not None else {}
+        notes = expiring_keys(self.registry, self.clock())
+        degraded = ["config"] if "reload_error" in config else []
+        return {"replica": self.replica, "config": config, "degraded": degraded,
+                "notes": notes, "signing_kid": self.notary.kid}
 
     # -- readiness ------------------------------------------------------------------------------
 
@@ -156,6 +208,10 @@ class HubService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=HEALTH_SECONDS)
 
+    async def _after_tick(self) -> None:
+        await self._refresh_hub_key()
+        await self.check_health()
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def http_tokens(self) -> TokenFile | None:
@@ -183,18 +239,24 @@ class HubService:
         self._probe_audit = AuditLog(self._probe_db, hash_key=self.settings.hash_key,
                                      clock=self.clock)
         self._checks["audit"] = await self.audit.check_tail()
+        self.reloader = Reloader(sources=self.sources, db=self._db, metrics=self.metrics,
+                                 replica=self.replica, clock=self.clock, apply=self._apply,
+                                 interval=self.settings.reload_seconds)
+        await self.reloader.start(self.initial)
         self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary, self.audit)
         pipeline = Pipeline(
             registry=self.registry, policy=self.policy, agreements=self.agreements,
             store=MessageStore(self._db), clock=self.clock,
             settings=PipelineSettings(max_message_bytes=self.settings.max_message_bytes,
                                       clock_skew_seconds=self.settings.clock_skew_seconds),
+            current=self.reloader.current,
         )
         self.router = Router(pipeline=pipeline, ledger=self.ledger, notary=self.notary,
                              metrics=self.metrics, clock=self.clock, replica=self.replica,
                              on_health=self._set_state_health)
         self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
-                               clock=self.clock, interval=self.settings.watch_seconds)
+                               clock=self.clock, interval=self.settings.watch_seconds,
+                               after_tick=self._after_tick)
         urls = split_urls(self.settings.amqp_url)
         self._connection = await connect_failover(urls, **connect_kwargs(urls[0],
                                                                          self.settings.tls))
@@ -215,6 +277,7 @@ class HubService:
         self._stop_watching = asyncio.Event()
         self._watcher_task = asyncio.create_task(self.watcher.run(self._stop_watching))
         self._routing_ok = True
+        self._reload_task = asyncio.create_task(self.reloader.run(self._stop_watching))
         await self.check_health()
         self._health_task = asyncio.create_task(self._health_loop(self._stop_watching))
         if self.settings.http_port:
@@ -226,7 +289,8 @@ class HubService:
         console = Console(database=lambda: self._db, registry=self.registry,
                           readiness=self.readiness, clock=self.clock,
                           amqp_url=split_urls(self.settings.amqp_url)[0])
-        app = build_app(self.metrics, self.readiness, self, console, tokens)
+        app = build_app(self.metrics, self.readiness, self, console, tokens,
+                        details=self.readiness_details, trust_file=self.settings.trust_file)
         if tokens is None:
             log.warning("HTTP endpoints without authentication (loopback only); set "
                         "MAATWERK_HTTP_TOKENS to require tokens")
@@ -268,6 +332,9 @@ class HubService:
             if task is not None:
                 await task
         self._watcher_task = self._health_task = None
+        if self._reload_task is not None:
+            await self._reload_task
+            self._reload_task = None
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task

@@ -186,6 +186,7 @@ class HubClient:
         self.retried = 0
         self.gave_up = 0
         self.dead_lettered = 0
+        self.refused_inbox = 0  # inbox messages whose signature did not verify: dead-lettered
 
     @classmethod
     def from_settings(cls, settings: AdapterSettings, *,
@@ -211,6 +212,17 @@ class HubClient:
         if connection is None or connection.is_closed or not connection.connected.is_set():
             return None
         return connection.node
+
+    def use_registry(self, registry: Registry) -> None:
+        """Verify from now on against ``registry`` (a reload: rotated or revoked keys)."""
+        participant = registry.get(self.id)
+        if participant is None:
+            raise ValueError(f"{self.id} is not in the new registry")
+        self.registry, self.participant = registry, participant
+
+    def use_key(self, key: Ed25519PrivateKey) -> None:
+        """Sign from now on with ``key`` (after a rotation, once the new key is published)."""
+        self._key = key
 
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
@@ -401,6 +413,7 @@ class HubClient:
             check_freshness(envelope, now, DEFAULT_SKEW_SECONDS)
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
+            self.refused_inbox += 1
             await self._reject(message, refusal.reason.value, refusal.detail)
             return
         try:

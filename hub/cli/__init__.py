@@ -26,15 +26,18 @@ def _groups() -> list[_Group]:
         contract,
         deadletters,
         keys,
+        participant,
         policy,
         register,
+        reload,
         serve,
         status,
         tokens,
+        trust,
     )
 
-    return [serve, status, keys, register, contract, policy, audit, conformance, tokens,
-            deadletters]
+    return [serve, status, reload, keys, participant, trust, register, contract, policy,
+            audit, conformance, tokens, deadletters]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,6 +59,7 @@ from hub.core.outcomes import (
 )
 from hub.core.pipeline import Clock, Pipeline
 from hub.state import outbox
+from hub.state.config_versions import record_stamp
 from hub.state.database import StoreUnavailableError
 from hub.state.ledger import Ledger
 from hub.state.seen import PROCESSING, REFUSED, MessageStore
@@ -207,7 +208,8 @@ class Router:
             })
         fulfilled = await self.ledger.record_routed(
             envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
-            raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key))
+            raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key),
+            stamp=route.stamp)
         self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
@@ -237,6 +239,8 @@ class Router:
                     refuse.message_id, REFUSED, reason=refuse.reason.value,
                     policy_version=refuse.policy_version, rule=refuse.rule,
                     decided_at=self.clock())
+                if refuse.stamp is not None:
+                    await record_stamp(tx, str(refuse.message_id), refuse.stamp)
             await self.ledger.audit.append(entry, tx)
         self.metrics.refused.labels(refuse.reason.value).inc()
         trace = refuse.envelope.conversation_id.hex if refuse.envelope else ""

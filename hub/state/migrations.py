@@ -6,7 +6,9 @@ by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` 
 :mod:`hub.state.ledger`, ``timeouts`` by :mod:`hub.state.timeouts`, ``outbox`` by
 :mod:`hub.state.outbox`, ``audit_log`` and ``audit_head`` by :mod:`hub.state.audit`,
 ``hub_health`` by :mod:`hub.state.health`, ``hub_leases`` by :mod:`hub.state.leases`,
-``audit_checkpoints`` by :mod:`hub.state.checkpoints`.
+``audit_checkpoints`` by :mod:`hub.state.checkpoints`, ``config_versions`` and
+``config_reload_requests`` (and the version columns of ``messages``) by
+:mod:`hub.state.config_versions`.
 """
 
 from __future__ import annotations
@@ -142,6 +144,27 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             kid TEXT NOT NULL,
             signature TEXT NOT NULL
         )""",
+    ]),
+    (7, "config_versions: committed configuration generations, reload requests, and "
+        "the versions each decision used (messages)", [
+        """CREATE TABLE IF NOT EXISTS config_versions (
+            generation BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            registry_version TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            agreements_version TEXT NOT NULL,
+            bundle TEXT NOT NULL,
+            committed_at BIGINT NOT NULL,
+            committed_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS config_reload_requests (
+            id BIGINT PRIMARY KEY,
+            requested_at BIGINT NOT NULL,
+            requested_by TEXT NOT NULL
+        )""",
+        "ALTER TABLE messages ADD COLUMN config_generation BIGINT",
+        "ALTER TABLE messages ADD COLUMN registry_version TEXT",
+        "ALTER TABLE messages ADD COLUMN agreements_version TEXT",
     ]),
 ]
 

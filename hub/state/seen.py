@@ -161,3 +161,12 @@ class MessageStore:
         return await self.db.execute(
             "UPDATE messages SET case_id = $2, conversation_id = id, in_reply_to = NULL, "
             "rule = NULL WHERE case_id = $1", case_id, blank)
+
+
+async def record_versions(db: Database, message_id: str, *, generation: int,
+                          registry_version: str, agreements_version: str) -> None:
+    """The configuration generation, registry and agreements versions a decision used."""
+    await db.execute(
+        "UPDATE messages SET config_generation = $2, registry_version = $3, "
+        "agreements_version = $4 WHERE id = $1",
+        message_id, generation, registry_version, agreements_version)

@@ -45,6 +45,14 @@ class HubMetrics:
         self.key_expiry_days = Gauge("maatwerk_key_expiry_days", "Days until a published, "
                                      "unrevoked participant key expires",
                                      ["participant", "kid"], registry=r)
+        self.config_reload_failures = Counter(
+            "maatwerk_config_reload_failures", "Reloads of the registry, keys, policy or "
+            "agreements refused because a file did not validate (the old version stays)",
+            registry=r)
+        self.config_version_info = Gauge(
+            "maatwerk_config_version_info", "1 for the version of each configuration part this "
+            "replica decides under (kind: registry, policy, agreements, generation)",
+            ["kind", "version"], registry=r)
         self.ready = Gauge("maatwerk_ready", "1 when the broker, topology and state store are up",
                            registry=r)
         self.check = Gauge("maatwerk_check", "1 when a deep readiness check passes (registry, "
