@@ -34,8 +34,10 @@ from hub.ops.console import Console
 from hub.ops.http import build_app
 from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
+from hub.state import deviations
 from hub.state.audit import AuditLog
 from hub.state.database import Database, open_database
+from hub.state.deviations import KnelpuntenReport
 from hub.state.ledger import Expectation, Ledger
 from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
@@ -158,6 +160,10 @@ class HubService:
 
     async def overdue(self) -> list[Expectation]:
         return await self.ledger.overdue()
+
+    async def knelpunten(self) -> KnelpuntenReport:
+        assert self._db is not None, "start() first"
+        return await deviations.knelpunten(self._db, self.clock())
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight messages finish (unacked ones return to the queue).

@@ -20,9 +20,9 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, contract, keys, policy, register, serve, status
+    from hub.cli import audit, contract, keys, policy, register, report, serve, status
 
-    return [serve, status, keys, register, contract, policy, audit]
+    return [serve, status, keys, register, contract, policy, audit, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

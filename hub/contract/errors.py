@@ -72,6 +72,10 @@ class ReasonCode(StrEnum):
     ID_REUSED = "id_reused"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     UNROUTABLE = "unroutable"
+    PARTICIPANT_NOT_ADMITTED = "participant_not_admitted"
+    """A municipality without mandate (bestuurlijke afspraken) in the Maatwerkregister."""
+    POLICY_LEGAL_GROUND = "policy_legal_ground"
+    """An information request names another legal ground than the information rule's."""
 
 
 class HubError(Exception):

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hub.contract.bodies import CATEGORY_KEY, DataCategory
 from hub.contract.errors import ConfigError, HubError, PolicyRefusal, ReasonCode
+from hub.contract.information import InformationRule
 from hub.contract.messages import MESSAGE_SPECS, Envelope, Purpose
 from hub.contract.registry import (
     Kind,
@@ -164,6 +165,8 @@ class PolicyDocument(_Strict):
     version: str = Field(min_length=1)
     published: date
     rules: list[Rule] = Field(min_length=1)
+    information: list[InformationRule] = Field(default_factory=list)
+    """Information rules of the afstemmingsbepaling (:mod:`hub.contract.information`)."""
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class Policy:
         self.version = document.version
         self.published = document.published
         self.rules: tuple[Rule, ...] = tuple(document.rules)
+        self.information: tuple[InformationRule, ...] = tuple(document.information)
 
     def rule_for(
         self, message_type: str, purpose: Purpose, recipient: Participant, at: datetime
@@ -311,6 +315,11 @@ def load_policy(path: Path | None = None) -> Policy:
             raise ConfigError(f"{source}: rules[{index}] (id {rule.id!r}): id: already used by "
                               f"rules[{first[rule.id]}]")
         first[rule.id] = index
+    for index, info in enumerate(document.information):
+        if info.id in first:
+            raise ConfigError(f"{source}: information[{index}] (id {info.id!r}): id: already "
+                              "used by another rule")
+        first[info.id] = -1
     return Policy(document)
 
 

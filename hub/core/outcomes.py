@@ -40,6 +40,8 @@ class Route:
     recipient: Participant
     policy_version: str
     rule: str
+    info_rule: str | None = None
+    """For an ``info.request``: the information rule it was matched to (issue 13)."""
 
 
 @dataclass(frozen=True)

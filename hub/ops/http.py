@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from hub.ops.console import Console
 from hub.ops.status import CaseStatus
+from hub.state.deviations import KnelpuntenReport
 from hub.state.ledger import Expectation
 from hub.telemetry.metrics import HubMetrics
 
@@ -23,6 +24,8 @@ class Views(Protocol):
     async def case(self, case_id: str) -> CaseStatus: ...
 
     async def overdue(self) -> list[Expectation]: ...
+
+    async def knelpunten(self) -> KnelpuntenReport: ...
 
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
@@ -56,11 +59,17 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
                  for i in await views.overdue()]
         return JSONResponse({"overdue": items})
 
+    async def knelpunten(request: Request) -> Response:
+        """The LET's knelpunten report: counts per rule and organisation, no personal data."""
+        report = await views.knelpunten()
+        return Response(report.model_dump_json(), media_type="application/json")
+
     return Starlette(routes=[
         Route("/metrics", metrics_endpoint),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/cases/{case_id}", case),
         Route("/overdue", overdue),
+        Route("/reports/knelpunten", knelpunten),
         *(console.routes() if console is not None else []),
     ])

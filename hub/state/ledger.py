@@ -27,7 +27,14 @@ from hub.contract.agreements import Agreements
 from hub.contract.messages import MESSAGE_SPECS, Envelope, utc_iso
 from hub.contract.notary import Notary, Thread, notice_id
 from hub.contract.registry import Registry
-from hub.state import audit_events, outbox, timeouts
+from hub.state import (
+    audit_events,
+    deviations,
+    information,
+    outbox,
+    register_contacts,
+    timeouts,
+)
 from hub.state.audit import AuditLog
 from hub.state.audit_events import AuditEntry
 from hub.state.database import Database, Row, StoreUnavailableError, from_ms, to_ms
@@ -110,7 +117,8 @@ class Ledger:
     # -- recording, in the transaction that marks a message routed --------------------------------
 
     async def record_routed(self, envelope: Envelope, *, policy_version: str, rule: str,
-                            now: datetime, raw: bytes, entry: AuditEntry) -> list[Fulfilment]:
+                            now: datetime, raw: bytes, entry: AuditEntry,
+                            info_rule: str | None = None) -> list[Fulfilment]:
         """Mark routed, open expectations, fulfil answered ones, move the time-out state and
         append the audit records: one transaction, all or nothing."""
         async with self.db.transaction() as tx:
@@ -119,6 +127,9 @@ class Ledger:
             await self._expect(tx, envelope, now)
             fulfilled = await self._fulfil(tx, envelope, now)
             await timeouts.on_routed(tx, envelope, now)
+            await deviations.on_routed(tx, envelope, now)
+            await information.on_routed(tx, envelope, now, info_rule)
+            await register_contacts.on_routed(tx, envelope, now)
             await self.audit.append(entry, tx)
             for answer in fulfilled:
                 await self.audit.append(audit_events.entry_for_answer(
