@@ -191,6 +191,12 @@ class HubClient:
     def id(self) -> str:
         return self.participant.id
 
+    @property
+    def journal(self) -> HandledIds:
+        """The durable record of handled ids and recorded steps (:meth:`Delivery.once`)."""
+        assert self._handled is not None, "connect() first"
+        return self._handled
+
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
         self._connection = await aio_pika.connect_robust(
