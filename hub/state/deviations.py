@@ -145,3 +145,10 @@ async def last_activity_by_case(db: Database) -> dict[str, int]:
     rows = await db.fetch("SELECT case_id, MAX(recorded_at) AS last_at FROM deviations "
                           "GROUP BY case_id")
     return {r["case_id"]: int(r["last_at"]) for r in rows}
+
+
+async def anonymise_case(db: Database, case_id: str, blank: str) -> int:
+    """Retention: keep the case's deviations for the register (they are counts material), but
+    no longer tied to the case: the case id becomes ``blank``."""
+    return await db.execute("UPDATE deviations SET case_id = $2 WHERE case_id = $1",
+                            case_id, blank)

@@ -84,3 +84,14 @@ async def refusals_by_rule(db: Database) -> list[dict[str, Any]]:
     return [{"rule": r["rule"], "holder": r["holder"], "purpose_code": r["purpose_code"],
              "requests": int(r["requests"]), "refused": int(r["refused"] or 0)}
             for r in rows if int(r["refused"] or 0)]
+
+
+async def last_activity_by_case(db: Database) -> dict[str, int]:
+    rows = await db.fetch("SELECT case_id, MAX(COALESCE(answered_at, requested_at)) AS last_at "
+                          "FROM info_requests GROUP BY case_id")
+    return {r["case_id"]: int(r["last_at"]) for r in rows}
+
+
+async def delete_case(db: Database, case_id: str) -> int:
+    """Retention: remove the case's information requests; return how many."""
+    return await db.execute("DELETE FROM info_requests WHERE case_id = $1", case_id)
