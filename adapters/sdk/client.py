@@ -4,8 +4,9 @@
   with the ``user_id`` property (the broker checks it against the connection) and waits for the
   broker's confirm.
 - ``consume`` reads the participant's own inbox, verifies each message's signature against the
-  registry, drops an id it has already handled (a durable record), sends a signed receipt, calls
-  the handler, publishes the handler's reply, records the id as handled and only then acks.
+  registry and its freshness (an expired message is never acted on), drops an id it has
+  already handled (a durable record), sends a signed receipt, calls the handler, publishes the
+  handler's reply, records the id as handled and only then acks.
 
 Failures (see docs/adapters/README.md, "Failures"):
 
@@ -51,7 +52,7 @@ from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
 from adapters.sdk.handled import HandledIds
 from hub.contract import names
-from hub.contract.authenticate import check_signature
+from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
 from hub.contract.errors import Refusal
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import (
@@ -355,7 +356,9 @@ class HubClient:
         assert self._handled is not None
         try:
             document, envelope = parse_message(message.body)
-            check_signature(document, envelope, self.registry, self.clock())
+            now = self.clock()
+            check_signature(document, envelope, self.registry, now)
+            check_freshness(envelope, now, DEFAULT_SKEW_SECONDS)
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
             await message.reject(requeue=False)

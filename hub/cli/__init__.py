@@ -20,9 +20,19 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, contract, keys, policy, register, report, serve, status
+    from hub.cli import (
+        audit,
+        conformance,
+        contract,
+        keys,
+        policy,
+        register,
+        report,
+        serve,
+        status,
+    )
 
-    return [serve, status, keys, register, contract, policy, audit, report]
+    return [serve, status, keys, register, contract, policy, audit, conformance, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

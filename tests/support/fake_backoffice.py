@@ -1,4 +1,5 @@
-"""A fake agency back office: the REST contract of docs/adapters/<agency>.md, on 127.0.0.1.
+"""A fake agency back office: the REST contract of docs/adapters/<agency>.md, on 127.0.0.1 (and
+the loket's case system: ``POST /escalations`` takes the case).
 
 Behaviour is set per test (``fake.mode = "partial"``, ``fake.fail_first = 2``...); every call is
 counted by ``request_id`` so tests can assert "called once per message".
@@ -105,6 +106,11 @@ class FakeBackOffice:
             answer = {k: self.info[k] for k in payload["fields"] if k in self.info}
             self.answers[key or request_id] = (200, answer)
             return JSONResponse(answer, status_code=200)
+        if request.path_params["path"] == "escalations":  # the loket's case system
+            taken = {"outcome": "accepted", "loket_reference": f"LK-{request_id[:8]}",
+                     "next_step": "bridging"}
+            self.answers[key or request_id] = (201, taken)
+            return JSONResponse(taken, status_code=201)
         if "start" not in payload and "months" not in payload:
             self.answers[key or request_id] = (204, None)
             return Response(status_code=204)  # lift, end, settlement: noted
