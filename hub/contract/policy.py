@@ -380,6 +380,10 @@ def check_policy(policy: Policy, registry: Registry, *, today: date | None = Non
                     "error", b.id, f"contradicts rule {a.id}: same {a.message_type} to "
                     f"{a.selector}, overlapping purpose and validity; which applies is ambiguous",
                 ))
+    for info in policy.information:  # information rules name real participants
+        for who in (info.asker, info.holder):
+            if who is not None and registry.get(who) is None:
+                findings.append(Finding("error", info.id, f"{who} is not in the registry"))
     for participant in registry.document.participants:
         for message_type in participant.receives:
             for purpose in sorted(MESSAGE_SPECS[message_type].purposes):

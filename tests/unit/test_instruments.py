@@ -178,3 +178,16 @@ async def test_an_existing_store_migrates_to_the_instruments(tmp_path: Path) -> 
         assert row == {"state": "active", "agency_reason": None}
     finally:
         await db.close()
+
+
+def test_policy_check_finds_an_information_rule_for_an_unknown_participant(
+        tmp_path: Path) -> None:
+    from hub.contract.policy import check_policy
+
+    rule = {"id": "info-x", "purpose_code": "debt_overview", "asker_kind": "municipality",
+            "holder": "nope", "fields": ["debt_total_cents"], "legal_ground_code": "wgs",
+            "legal_ground": "Wgs art. 7", "reason": "Debts for debt assistance."}
+    findings = check_policy(load_policy(write(tmp_path, [rule])), REGISTRY)
+    assert [(f.level, f.rule, f.text) for f in findings if f.rule == "info-x"] == [
+        ("error", "info-x", "nope is not in the registry")]
+    assert not [f for f in check_policy(POLICY, REGISTRY) if f.level == "error"]
