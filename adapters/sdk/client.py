@@ -43,16 +43,17 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustChannel,
-    AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
+from adapters.sdk.failover import FailoverConnection, connect_failover
 from adapters.sdk.handled import HandledIds
 from hub.contract import names
 from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
+from hub.contract.brokers import split_urls
 from hub.contract.errors import Refusal
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import (
@@ -122,6 +123,16 @@ class Delivery:
         return document
 
 
+def _envelope_id(body: bytes) -> str | None:
+    """The ``id`` of a JSON message, when the bytes are one and have a string id."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
 Reply = dict[str, Any] | None
 Handler = Callable[[Delivery], Awaitable[Reply]]
 GiveUp = Callable[[Delivery, TransientError], Awaitable[Reply]]
@@ -157,7 +168,7 @@ class HubClient:
         self._state_url = state_url
         self.dropped_redeliveries = 0
         self.handled_count = 0
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: FailoverConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._inbound: AbstractExchange | None = None
         self._queue: AbstractQueue | None = None
@@ -198,10 +209,19 @@ class HubClient:
         assert self._handled is not None, "connect() first"
         return self._handled
 
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this client is connected to (None: none now)."""
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            return None
+        return connection.node
+
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
-        self._connection = await aio_pika.connect_robust(
-            self.amqp_url, **connect_kwargs(self.amqp_url, self.tls))
+        # AMQP_URL may list several nodes: tried in turn on connect and on every reconnect.
+        urls = split_urls(self.amqp_url)
+        self._connection = await connect_failover(urls, **connect_kwargs(urls[0], self.tls))
         # Keep references: a robust connection restores only channels/queues still referenced.
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.prefetch)
@@ -243,8 +263,11 @@ class HubClient:
         """Publish bytes as they are (tests use it for malformed input); confirm awaited.
 
         ``user_id`` defaults to this participant's broker user; pass None to leave it out.
+        ``message_id`` defaults to the envelope id the bytes carry (the hub refuses any other).
         """
         assert self._inbound is not None, "connect() first"
+        if message_id is None:
+            message_id = _envelope_id(body)
         await self._inbound.publish(
             aio_pika.Message(
                 body, message_id=message_id, content_type="application/json",
@@ -382,6 +405,18 @@ class HubClient:
             del self._active[envelope.id]
             done.set()
 
+    async def _answer_time(self, message_id: UUID) -> datetime:
+        """When this message's receipt and answer are made: recorded on first handling, so that
+        a receipt or answer sent again after a crash is byte for byte the same message (the hub
+        refuses the same id with other content as ``id_conflict``)."""
+        assert self._handled is not None
+        recorded = await self._handled.recall(message_id, "answer-time")
+        if recorded is not None:
+            return datetime.fromisoformat(json.loads(recorded))
+        moment = utc_iso(self.clock())
+        await self._handled.remember(message_id, "answer-time", json.dumps(moment))
+        return datetime.fromisoformat(moment)
+
     async def _process_once(self, message: AbstractIncomingMessage, document: dict[str, Any],
                             envelope: Envelope, handler: Handler) -> None:
         assert self._handled is not None
@@ -391,7 +426,8 @@ class HubClient:
             return
         delivery = Delivery(envelope=envelope, document=document, raw=message.body,
                             redelivered=bool(message.redelivered), me=self.id,
-                            created_at=self.clock(), journal=self._handled)
+                            created_at=await self._answer_time(envelope.id),
+                            journal=self._handled)
         await self._send_receipt(delivery)
         try:
             handled, reply = await self._handle(delivery, handler)

@@ -46,7 +46,8 @@ class AdapterSettings(BaseSettings):
         "MAATWERK_PARTICIPANT", ..., "participant id in the registry (a municipality: e.g. "
         "gm0193)", shown="(the adapter name)", min_length=1)
     amqp_url: str = variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",
-                             "broker URL, as the participant's own broker user")
+                             "broker URL, as the participant's own broker user; a "
+                             "comma-separated list for a cluster's nodes, tried in turn")
     keys_dir: Path = variable("MAATWERK_KEYS_DIR", Path("keys"),
                               "published public keys; the own private key under private/")
     registry_path: Path | None = variable("MAATWERK_REGISTRY", None,

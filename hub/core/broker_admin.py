@@ -85,9 +85,10 @@ class BrokerAdmin:
     async def delete_vhost(self, vhost: str) -> None:
         await self._request("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
 
-    async def ensure_user(self, user: str, password: str) -> None:
-        await self._request("PUT", f"/api/users/{quote(user, safe='')}",
-                            {"password": password, "tags": ""})
+    async def ensure_user(self, user: str, password: str | None) -> None:
+        """Create or update ``user``; ``None``: no password (client-certificate logins only)."""
+        body = {"password": password} if password is not None else {"password_hash": ""}
+        await self._request("PUT", f"/api/users/{quote(user, safe='')}", {**body, "tags": ""})
 
     async def delete_user(self, user: str) -> None:
         await self._request("DELETE", f"/api/users/{quote(user, safe='')}")
@@ -101,10 +102,14 @@ class BrokerAdmin:
     async def apply_users(
         self, registry: Registry, vhost: str, passwords: dict[str, str]
     ) -> list[str]:
-        """Create every participant's broker user with least-privilege permissions (idempotent)."""
+        """Create every participant's broker user with least-privilege permissions (idempotent).
+
+        A user missing from ``passwords`` gets no password: it logs in with a client certificate
+        (SASL EXTERNAL) only."""
         done = []
         for participant in registry.document.participants:
-            await self.ensure_user(participant.broker_user, passwords[participant.broker_user])
+            await self.ensure_user(participant.broker_user,
+                                   passwords.get(participant.broker_user))
             await self.set_permissions(vhost, participant.broker_user,
                                        permissions_for(participant))
             done.append(participant.broker_user)

@@ -13,6 +13,19 @@ Why *publish with confirm, then record, then ack* is the safe order:
 - The one window left, a crash between confirm and record, delivers the message twice with the
   same ``message_id``; the adapter SDK drops the second copy. Duplicates are recoverable, losses
   are not: that is the trade.
+
+On a cluster (several broker nodes, :mod:`hub.core.failover`):
+
+- A publish whose confirm does not come (the node went: at once when its channel closes, at most
+  ``PUBLISH_TIMEOUT`` s when the connection hangs) fails; the message is handled again after
+  the reconnect and the same bytes with the same id are published to the recipient's inbox (the
+  SDK drops a copy that did arrive).
+- A delivery whose channel died with the node cannot be acked any more: the broker gives it to a
+  consumer again, so this replica stops working on it (no retry, no ack).
+- A redelivery the hub caused itself (recorded, then the ack was lost with a replica or a node)
+  finds the record decided: it is acked quietly, the recipient already has it and the sender is
+  told nothing (a ``notice.duplicate`` is for a sender that published an id twice, which arrives
+  as a new delivery, not a redelivered one).
 """
 
 from __future__ import annotations
@@ -23,15 +36,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
+from uuid import uuid4
 
 import aio_pika
 import stamina
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
-from aiormq.exceptions import AMQPError
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
 from hub.contract import names
-from hub.contract.messages import Envelope, utc_iso
-from hub.contract.notary import Notary, notice_id
+from hub.contract.errors import HubError, ReasonCode
+from hub.contract.messages import Envelope, Purpose, utc_iso
+from hub.contract.notary import UNKNOWN_CASE, Notary, Thread, notice_id
 from hub.contract.registry import Participant
 from hub.core import audit_entries, register_desk
 from hub.core.outcomes import (
@@ -51,9 +66,22 @@ from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.router")
 
-TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError)
-RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 10.0  # seconds
+TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError,
+             ChannelInvalidStateError)
+# At most 2 s between attempts: a broker node fails over in seconds, and a longer wait would only
+# add to the time to recover.
+RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 2.0  # seconds
 LocalHandler = Callable[[Route], Awaitable[None]]
+# Seconds to wait for a broker confirm before publishing again. A node that goes closes the
+# channel and fails pending confirms at once; this is for a connection that hangs (the AMQP
+# heartbeat notices it in 60 s). 10 s was too short on a starved machine: confirms that came late
+# were published again, adding load.
+PUBLISH_TIMEOUT = 60.0
+
+
+class DeliveryLostError(HubError):
+    """The channel this delivery came on is gone: it can no longer be acked; the broker
+    redelivers it."""
 
 
 class Router:
@@ -95,9 +123,12 @@ class Router:
         self._idle.clear()
         try:
             inbound = Inbound(body=message.body, user_id=message.user_id,
-                              redelivered=bool(message.redelivered))
-            await self._with_retry(inbound)
+                              redelivered=bool(message.redelivered),
+                              message_id=message.message_id)
+            await self._with_retry(inbound, lambda: _channel_open(message))
             await message.ack()
+        except (DeliveryLostError, ChannelInvalidStateError):
+            log.info("delivery lost with its channel; the broker redelivers it")
         except Exception:
             log.exception("unexpected failure; message returned to the queue (delivery limit "
                           "dead-letters a poison message)")
@@ -118,11 +149,14 @@ class Router:
             return False
         return True
 
-    async def _with_retry(self, inbound: Inbound) -> None:
+    async def _with_retry(self, inbound: Inbound,
+                          deliverable: Callable[[], bool] = lambda: True) -> None:
         """Handle ``inbound``; on a transient failure try again, for as long as it takes, after
-        0.02 s, doubling to at most 10 s (stamina; no jitter, no limit of attempts or time).
-        An :class:`OriginalInProgressError` (a StoreUnavailableError) is retried the same way but
-        is no failure: it is neither counted in ``retries`` nor reported to health.
+        0.02 s, doubling to at most 2 s (stamina; no jitter, no limit of attempts or time), or
+        until the delivery's channel is gone: then the broker redelivers it
+        (:class:`DeliveryLostError`). An :class:`OriginalInProgressError` (a
+        StoreUnavailableError) is retried the same way but is no failure: it is neither counted
+        in ``retries`` nor reported to health.
 
         A retry may find this very message's claim from the failed attempt: it takes it over
         exactly as it would after a redelivery.
@@ -131,6 +165,8 @@ class Router:
                 on=TRANSIENT, attempts=None, timeout=None, wait_initial=RETRY_FIRST_WAIT,
                 wait_max=RETRY_MAX_WAIT, wait_jitter=0.0):
             with attempt:
+                if not deliverable():
+                    raise DeliveryLostError(inbound.user_id or "")
                 if attempt.num > 1:
                     inbound = replace(inbound, redelivered=True)
                 try:
@@ -151,7 +187,10 @@ class Router:
         if isinstance(outcome, Route):
             await self._route(outcome)
         elif isinstance(outcome, Duplicate):
-            await self._duplicate(outcome, inbound)
+            if inbound.redelivered and outcome.original.status != PROCESSING:
+                self._finish_redelivery(outcome)
+            else:
+                await self._duplicate(outcome, inbound)
         else:
             await self._refuse(outcome, inbound)
 
@@ -164,8 +203,8 @@ class Router:
             await local(route)
         else:
             await self._publish(route.recipient.id, route.body, envelope, {
-                "x-maatwerk-policy-version": route.policy_version,
-                "x-maatwerk-rule": route.rule,
+                names.HEADER_POLICY_VERSION: route.policy_version,
+                names.HEADER_RULE: route.rule,
             })
         fulfilled = await self.ledger.record_routed(
             envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
@@ -184,8 +223,8 @@ class Router:
         headers = {
             names.HEADER_REASON: refuse.reason.value,
             names.HEADER_DETAIL: refuse.detail[:1000],
-            names.HEADER_SOURCE: "hub",
-            "x-maatwerk-user-id": inbound.user_id or "",
+            names.HEADER_SOURCE: names.HUB_SOURCE,
+            names.HEADER_USER_ID: inbound.user_id or "",
         }
         await self._publish_dead(inbound.body, refuse, headers)
         if refuse.notify is not None:
@@ -204,6 +243,13 @@ class Router:
                                    "reason": refuse.reason.value,
                                    "message_id": str(refuse.message_id or ""),
                                    "notified": refuse.notify.id if refuse.notify else ""})
+
+    def _finish_redelivery(self, duplicate: Duplicate) -> None:
+        """A redelivery of a message already decided here (its ack was lost): nothing to send."""
+        self.metrics.redeliveries_finished.inc()
+        log.info("redelivery of a decided message acknowledged quietly", extra={
+            "event": "redelivery_finished", "message_id": str(duplicate.original.id),
+            "outcome": duplicate.original.status})
 
     async def _duplicate(self, duplicate: Duplicate, inbound: Inbound) -> None:
         original = duplicate.original
@@ -239,9 +285,16 @@ class Router:
         if refuse.policy_version:
             body["policy_version"] = refuse.policy_version
         about = refuse.envelope if refuse.envelope and refuse.envelope.sender == to.id else None
+        thread = None if about else Thread(
+            case_id=refuse.case_id or UNKNOWN_CASE,
+            conversation_id=refuse.conversation_id or uuid4(), purpose=Purpose.COORDINATION)
+        # A reused id gets a notice of its own: the original's notice (if any) has the plain id.
+        reused = refuse.reason in (ReasonCode.ID_CONFLICT, ReasonCode.ID_REUSED)
         envelope, raw = self.notary.sign(
             type="notice.refused", recipient=to.id, body=body, now=self.clock(), about=about,
-            message_id=notice_id("refused", refuse.message_id) if refuse.message_id else None,
+            thread=thread, message_id=notice_id(
+                "refused", refuse.message_id, refuse.content_sha256 if reused else None,
+            ) if refuse.message_id else None,
         )
         await self._publish(to.id, raw, envelope, {})
 
@@ -278,7 +331,7 @@ class Router:
         sent = 0
         for item in await outbox.claim_pending(self.ledger.db, self.replica):
             await self._publish_raw(item.recipient, item.body, item.id, item.type,
-                                    {"x-maatwerk-sender": self.notary.hub_id})
+                                    {names.HEADER_SENDER: self.notary.hub_id})
             await outbox.mark_sent(self.ledger.db, item.id)
             self.metrics.hub_messages.labels(item.type).inc()
             sent += 1
@@ -288,7 +341,7 @@ class Router:
         self, recipient: str, body: bytes, envelope: Envelope, headers: dict[str, Any]
     ) -> None:
         await self._publish_raw(recipient, body, str(envelope.id), envelope.type,
-                                {"x-maatwerk-sender": envelope.sender, **headers})
+                                {names.HEADER_SENDER: envelope.sender, **headers})
 
     async def _publish_raw(self, recipient: str, body: bytes, message_id: str, type_name: str,
                            headers: dict[str, Any]) -> None:
@@ -298,7 +351,9 @@ class Router:
             body, message_id=message_id, type=type_name, content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
-        await self._deliver.publish(message, routing_key=recipient, mandatory=True)
+        await asyncio.wait_for(
+            self._deliver.publish(message, routing_key=recipient, mandatory=True),
+            PUBLISH_TIMEOUT)
 
     async def _publish_dead(self, body: bytes, refuse: Refuse, headers: dict[str, Any]) -> None:
         assert self._dead is not None, "bind() first"
@@ -306,4 +361,12 @@ class Router:
             body, message_id=str(refuse.message_id) if refuse.message_id else None,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
-        await self._dead.publish(message, routing_key="refused")
+        await asyncio.wait_for(self._dead.publish(message, routing_key="refused"),
+                               PUBLISH_TIMEOUT)
+
+
+def _channel_open(message: AbstractIncomingMessage) -> bool:
+    try:
+        return not message.channel.is_closed
+    except ChannelInvalidStateError:
+        return False

@@ -26,6 +26,9 @@ class Views(Protocol):
     async def overdue(self) -> list[Expectation]: ...
 
     async def knelpunten(self) -> KnelpuntenReport: ...
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this replica is connected to, None when none."""
 
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
@@ -43,7 +46,8 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
     async def readyz(request: Request) -> Response:
         checks = readiness()
         ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse({"ready": ok, "checks": checks, "broker_node": views.broker_node},
+                            status_code=200 if ok else 503)
 
     async def case(request: Request) -> Response:
         status = await views.case(request.path_params["case_id"])

@@ -146,6 +146,11 @@ class AuditLog:
         row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")
         return (int(row["seq"]), row["hash"]) if row else None
 
+    async def hash_at(self, seq: int) -> str | None:
+        """The stored hash of record ``seq`` (for the signed checkpoints), or None."""
+        row = await self.db.fetchone("SELECT hash FROM audit_log WHERE seq = $1", seq)
+        return str(row["hash"]) if row else None
+
     async def verify(self, page: int = 1000) -> VerifyResult:
         """Walk the chain in seq order: recompute every hash and every link, then the head."""
         head = await self.head()
@@ -165,14 +170,20 @@ class AuditLog:
 
     async def check_tail(self, records: int = 100) -> bool:
         """Cheap readiness check: the last ``records`` link up and end at the head."""
+        # One statement, so head and tail are one consistent read: an append committed between
+        # two separate reads made a healthy chain look broken (readiness flapped under load).
         try:
-            head = await self.head()
-            if head is None:
-                return True
             rows = await self.db.fetch(
-                "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq", head[0] - records)
+                "SELECT h.seq AS head_seq, h.hash AS head_hash, l.* FROM audit_head h "
+                "LEFT JOIN audit_log l ON l.seq > h.seq - $1 AND l.seq <= h.seq "
+                "WHERE h.id = 1 ORDER BY l.seq", records)
         except StoreUnavailableError:
             return False
+        if not rows:
+            return True  # no head yet: an empty chain
+        head = (int(rows[0]["head_seq"]), rows[0]["head_hash"])
+        if rows[0]["seq"] is None:
+            return False  # a head without its records
         return tail_intact([AuditRecord.from_row(r) for r in rows], head)
 
 

@@ -5,9 +5,10 @@ Each migration is recorded in ``schema_migrations``; replicas that start togethe
 by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` by
 :mod:`hub.state.ledger`, ``timeouts`` by :mod:`hub.state.timeouts`, ``outbox`` by
 :mod:`hub.state.outbox`, ``audit_log`` and ``audit_head`` by :mod:`hub.state.audit`,
-``hub_health`` by :mod:`hub.state.health`, ``deviations`` by :mod:`hub.state.deviations`,
-``info_requests`` by :mod:`hub.state.information`, ``register_contacts`` by
-:mod:`hub.state.register_contacts`.
+``hub_health`` by :mod:`hub.state.health`, ``hub_leases`` by :mod:`hub.state.leases`,
+``audit_checkpoints`` by :mod:`hub.state.checkpoints`, ``deviations`` by
+:mod:`hub.state.deviations`, ``info_requests`` by :mod:`hub.state.information`,
+``register_contacts`` by :mod:`hub.state.register_contacts`.
 """
 
 from __future__ import annotations
@@ -128,7 +129,23 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
         "checked_at BIGINT NOT NULL)",
     ]),
-    (5, "instruments: deviations register, information requests, register contact overrides, "
+    (5, "messages.content_sha256: the canonical bytes' hash, to tell a copy from a reused id", [
+        "ALTER TABLE messages ADD COLUMN content_sha256 TEXT",
+    ]),
+    (6, "hub_leases (which replica exports the database-wide gauges); audit_checkpoints "
+        "(signed audit heads)", [
+        "CREATE TABLE IF NOT EXISTS hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+        "expires_at BIGINT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            seq BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            hub TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+    ]),
+    (7, "instruments: deviations register, information requests, register contact overrides, "
         "agency-started time-out changes", [
         """CREATE TABLE IF NOT EXISTS deviations (
             message_id TEXT PRIMARY KEY,

@@ -37,6 +37,8 @@ OWNERS = {
     "deviations": "deviations",
     "info_requests": "information",
     "register_contacts": "register_contacts",
+    "hub_leases": "leases",
+    "audit_checkpoints": "checkpoints",
     "schema_migrations": "migrations",
 }
 """Every table of the hub's state and the one module of hub/state that reads and writes it."""
@@ -187,7 +189,7 @@ def test_every_table_of_the_migrations_has_an_owner() -> None:
 
 def test_no_hub_module_is_over_450_lines() -> None:
     """Modules are named for one concept and stay under 450 lines (aim 200-400)."""
-    waived = {"hub/contract/schemas.py": "issue 11 splits it by what it writes"}
+    waived: dict[str, str] = {}  # module -> why it may be longer, for now
     long = {rel(p): n for p in modules("hub")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
             and rel(p) not in waived}
