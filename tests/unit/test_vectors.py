@@ -46,7 +46,8 @@ def test_enough_vectors() -> None:
     reasons = {_load(p)["expected_reason"] for p in INVALID}
     stateful = {"missing_user_id", "user_id_mismatch", "message_id_mismatch", "unroutable",
                 "id_reused", "id_conflict", "unknown_conversation",
-                "missing_signature"}  # a message without a signature fails the schema first
+                "missing_signature",  # a message without a signature fails the schema first
+                "participant_not_admitted"}  # needs a registry entry without a mandate
     assert reasons == {r.value for r in ReasonCode} - stateful
 
 
