@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     http_host: str = variable("MAATWERK_HTTP_HOST", "127.0.0.1",
                               "address of /metrics, /healthz, /readyz")
     http_port: int = variable("MAATWERK_HTTP_PORT", 8080, "port of the HTTP endpoints (0: none)")
+    http_tokens: OptionalPath = variable(
+        "MAATWERK_HTTP_TOKENS", None,
+        "token file of HTTP clients (maatwerk-hub tokens add); required off loopback",
+        shown="(unset: loopback only, no auth)")
     prefetch: int = variable("MAATWERK_PREFETCH", 64,
                              "unacknowledged inbound messages per hub replica")
     delivery_limit: int = variable("MAATWERK_DELIVERY_LIMIT", 5,
@@ -109,6 +113,9 @@ class Settings(BaseSettings):
                                              shown="(embedded defaults)")
     watch_seconds: float = variable("MAATWERK_WATCH_SECONDS", 5.0,
                                     "how often the deadline watcher and outbox run")
+    deadletter_retention_days: float = variable(
+        "MAATWERK_DEADLETTER_RETENTION_DAYS", 30.0,
+        "dead letters older than this are dropped (policy set by topology apply --users)")
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     hash_key: bytes = variable("MAATWERK_HASH_KEY", DEV_HASH_KEY.encode(),
                                "secret for keyed hashes of personal data in logs and audit",
@@ -116,6 +123,13 @@ class Settings(BaseSettings):
     tls_ca: TlsPath = _tls("MAATWERK_TLS_CA")
     tls_cert: TlsPath = _tls("MAATWERK_TLS_CERT")
     tls_key: TlsPath = _tls("MAATWERK_TLS_KEY")
+
+    @field_validator("deadletter_retention_days")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
     @field_validator("log_level")
     @classmethod

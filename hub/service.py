@@ -21,15 +21,18 @@ from hub.config import Settings
 from hub.contract import names
 from hub.contract.agreements import Agreements, load_agreements
 from hub.contract.brokers import split_urls
+from hub.contract.errors import ConfigError
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import utc_now
 from hub.contract.notary import Notary
 from hub.contract.policy import Policy, load_policy
 from hub.contract.registry import Registry, load_registry
 from hub.contract.tls import connect_kwargs
+from hub.contract.tokens import TokenFile, require_auth_off_loopback
 from hub.core import topology
 from hub.core.failover import FailoverConnection, connect_failover, is_live
 from hub.core.pipeline import Pipeline, PipelineSettings
+from hub.core.replay import ReplayConsumer
 from hub.core.router import Router
 from hub.ops import health
 from hub.ops.console import Console
@@ -82,6 +85,8 @@ class HubService:
         self._channel: AbstractRobustChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
+        self._replay_queue: AbstractQueue | None = None
+        self._replay_tag: str | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._watcher_task: asyncio.Task[None] | None = None
@@ -155,7 +160,18 @@ class HubService:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def http_tokens(self) -> TokenFile | None:
+        """The HTTP token file; a ConfigError when the HTTP endpoints would be open off
+        loopback."""
+        tokens = (TokenFile.load(self.settings.http_tokens)
+                  if self.settings.http_tokens is not None else None)
+        if self.settings.http_port:
+            require_auth_off_loopback(self.settings.http_host, tokens, "the hub's HTTP endpoints",
+                                      "MAATWERK_HTTP_TOKENS")
+        return tokens
+
     async def start(self) -> None:
+        tokens = self.http_tokens()  # refuse before connecting to anything
         self._db = await open_database(self.settings.state_url, self.settings.state_timeouts)
         self._db.on_timeout = lambda kind: self.metrics.state_timeouts.labels(kind).inc()
         await migrate(self._db)
@@ -195,25 +211,37 @@ class HubService:
         await self.router.bind(self._channel)
         self._queue = await self._channel.get_queue(names.HUB_QUEUE)
         self._consumer_tag = await self._queue.consume(self.router.on_message)
+        self._replay_queue = await self._channel.get_queue(names.REPLAY_QUEUE)
+        self._replay_tag = await self._replay_queue.consume(
+            ReplayConsumer(self.router, self.settings.hash_key).on_message)
         self._stop_watching = asyncio.Event()
         self._watcher_task = asyncio.create_task(self.watcher.run(self._stop_watching))
         self._routing_ok = True
         await self.check_health()
         self._health_task = asyncio.create_task(self._health_loop(self._stop_watching))
         if self.settings.http_port:
-            await self._start_http()
+            await self._start_http(tokens)
         log.info("hub started", extra={"event": "started", "policy": self.policy.version,
                                        "registry": self.registry.version})
 
-    async def _start_http(self) -> None:
+    async def _start_http(self, tokens: TokenFile | None) -> None:
         console = Console(database=lambda: self._db, registry=self.registry,
                           readiness=self.readiness, clock=self.clock,
                           amqp_url=split_urls(self.settings.amqp_url)[0])
-        app = build_app(self.metrics, self.readiness, self, console)
+        app = build_app(self.metrics, self.readiness, self, console, tokens)
+        if tokens is None:
+            log.warning("HTTP endpoints without authentication (loopback only); set "
+                        "MAATWERK_HTTP_TOKENS to require tokens")
         config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port,
                                 log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)
         self._http_task = asyncio.create_task(self._http.serve())
+        while not self._http.started:  # return once it accepts connections
+            if self._http_task.done():
+                await self._http_task
+                raise ConfigError(f"HTTP endpoints on {self.settings.http_host}:"
+                                  f"{self.settings.http_port} did not start")
+            await asyncio.sleep(0.01)
 
     # -- views (HTTP) ---------------------------------------------------------------------------
 
@@ -238,6 +266,9 @@ class HubService:
             if not await self.router.drain(seconds=10.0):
                 log.warning("stopping with messages in hand; the broker will redeliver them")
         self._queue, self._consumer_tag = None, None
+        if self._replay_queue is not None and self._replay_tag is not None:
+            await self._replay_queue.cancel(self._replay_tag)
+        self._replay_queue, self._replay_tag = None, None
         self._stop_watching.set()
         for task in (self._watcher_task, self._health_task):
             if task is not None:

@@ -171,6 +171,7 @@ class HubClient:
         self._connection: FailoverConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._inbound: AbstractExchange | None = None
+        self._dead: AbstractExchange | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._handled: HandledIds | None = None
@@ -226,6 +227,7 @@ class HubClient:
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.prefetch)
         self._inbound = await self._channel.get_exchange(names.INBOUND_EXCHANGE, ensure=False)
+        self._dead = await self._channel.get_exchange(names.DEAD_LETTER_EXCHANGE, ensure=False)
 
     async def close(self) -> None:
         await self.stop_consuming()
@@ -375,6 +377,27 @@ class HubClient:
             return True, await give_up(delivery, exc)
         raise AssertionError("stamina ended the attempts without a result or an error")
 
+    async def _reject(self, message: AbstractIncomingMessage, reason: str, detail: str) -> None:
+        """Dead-letter ``message`` with its reason: publish it to the dead-letter exchange as
+        this participant (``x-maatwerk-reason``, ``-detail``, ``-source: adapter:<id>``,
+        ``-queue``; confirmed), then ack. Should that publish fail, a plain reject: the broker
+        dead-letters it all the same, without the reason."""
+        assert self._dead is not None, "connect() first"
+        headers = {**(message.headers or {}), names.HEADER_REASON: reason,
+                   names.HEADER_DETAIL: detail[:1000], names.HEADER_SOURCE: f"adapter:{self.id}",
+                   names.HEADER_QUEUE: names.inbox(self.id)}
+        try:
+            await self._dead.publish(aio_pika.Message(
+                message.body, message_id=message.message_id, type=message.type,
+                content_type=message.content_type, timestamp=self.clock(), headers=headers,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=self.participant.broker_user), routing_key="rejected")
+        except BROKER_ERRORS as exc:
+            log.warning("dead letter with reason not published (%r); rejecting plainly", exc)
+            await message.reject(requeue=False)
+            return
+        await message.ack()
+
     async def _on_message(self, message: AbstractIncomingMessage, handler: Handler) -> None:
         assert self._handled is not None
         try:
@@ -384,7 +407,7 @@ class HubClient:
             check_freshness(envelope, now, DEFAULT_SKEW_SECONDS)
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
-            await message.reject(requeue=False)
+            await self._reject(message, refusal.reason.value, refusal.detail)
             return
         try:
             await self._process(message, document, envelope, handler)
@@ -433,12 +456,15 @@ class HubClient:
             handled, reply = await self._handle(delivery, handler)
         except BROKER_ERRORS:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("handler failed permanently, message dead-lettered")
             handled, reply = False, None
+            why = ("handler_failed", f"{type(exc).__name__}: {exc}")
+        else:
+            why = ("retries_exhausted", f"the handler of {envelope.type} kept failing")
         if not handled:
             self.dead_lettered += 1
-            await message.reject(requeue=False)
+            await self._reject(message, *why)
             return
         if reply is not None:
             await self.send(reply)

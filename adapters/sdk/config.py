@@ -77,6 +77,13 @@ class AdapterSettings(BaseSettings):
                               "municipality: address of the local HTTP API")
     http_port: int = variable("MAATWERK_ADAPTER_HTTP_PORT", 8090,
                               "municipality: port of the local HTTP API (0: none)", ge=0)
+    http_tokens: Path | None = variable(
+        "MAATWERK_ADAPTER_HTTP_TOKENS", None, "municipality: token file of API clients "
+        "(maatwerk-hub tokens add); required off loopback",
+        shown="(unset: loopback only, no auth)")
+    policy_path: Path | None = variable(
+        "MAATWERK_POLICY", None, "municipality: published policy for the API's pre-check",
+        shown="(embedded default policy)")
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
 
     @field_validator("log_level")

@@ -24,15 +24,18 @@ def _groups() -> list[_Group]:
         audit,
         conformance,
         contract,
+        deadletters,
         keys,
         policy,
         register,
         report,
         serve,
         status,
+        tokens,
     )
 
-    return [serve, status, keys, register, contract, policy, audit, conformance, report]
+    return [serve, status, keys, register, contract, policy, audit, conformance, tokens,
+            deadletters, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,12 +14,18 @@ from urllib.parse import urlsplit
 import aio_pika
 
 from hub.config import Settings, require_own_hash_key
+from hub.contract.brokers import split_urls
 from hub.contract.errors import ConfigError
 from hub.contract.keys import ensure_dev_keys
 from hub.contract.registry import load_registry
 from hub.contract.tls import connect_kwargs
 from hub.core import topology
-from hub.core.broker_admin import DEFAULT_MANAGEMENT_URL, BrokerAdmin, load_passwords
+from hub.core.broker_admin import (
+    DEAD_LETTER_POLICY,
+    DEFAULT_MANAGEMENT_URL,
+    BrokerAdmin,
+    load_passwords,
+)
 from hub.service import HubService
 from hub.telemetry.logs import configure_logging
 
@@ -46,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "too) with least-privilege permissions through the management API, logged in with the "
         "admin credential of --management-url: the first step on a new broker, before any "
         "participant user exists. On a broker where everybody logs in with a client "
-        "certificate, add --certificates-only: the users get no password at all.",
+        "certificate, add --certificates-only: the users get no password at all. It also sets the "
+        "dead-letter retention policy (MAATWERK_DEADLETTER_RETENTION_DAYS).",
     )
     apply.add_argument("--users", action="store_true", help="also create users and permissions")
     apply.add_argument("--management-url", default=DEFAULT_MANAGEMENT_URL,
@@ -97,11 +104,15 @@ def _apply(args: argparse.Namespace) -> int:
                          else load_passwords(args.passwords, users))
             async with BrokerAdmin(args.management_url) as admin:
                 done = await admin.apply_users(registry, args.vhost, passwords)
+                await admin.set_dead_letter_retention(args.vhost,
+                                                      settings.deadletter_retention_days)
             print(f"users and permissions applied on vhost {args.vhost!r}: {', '.join(done)}"
                   + (" (no passwords: certificate logins only)" if args.certificates_only
                      else ""))
+            print(f"dead letters kept {settings.deadletter_retention_days:g} days "
+                  f"(policy {DEAD_LETTER_POLICY})")
         try:
-            connection = await aio_pika.connect(settings.amqp_url, **kwargs)
+            connection = await aio_pika.connect(split_urls(settings.amqp_url)[0], **kwargs)
         except (OSError, aio_pika.exceptions.AMQPError) as exc:
             raise ConfigError(
                 f"cannot connect to {_where(settings.amqp_url)} (AMQP_URL) as the hub's broker "
@@ -110,7 +121,8 @@ def _apply(args: argparse.Namespace) -> int:
                 "http://ADMIN:PASSWORD@HOST:15672") from None
         async with connection:
             channel = await connection.channel()
-            await topology.declare(channel, registry, settings.delivery_limit)
+            await topology.declare(channel, registry, settings.delivery_limit,
+                                   settings.quorum_size)
         print("topology declared")
 
     asyncio.run(apply())

@@ -21,6 +21,8 @@ the SDK does not export one it can raise)::
     │   │                           broker redelivers it (no ack, no retry here)
     │   ├── BrokerAdminError        hub.core.broker_admin: the management API refused or could
     │   │                           not be reached
+    │   ├── DeadLetterError         hub.ops.deadletters: no such dead letter, or a purge asked
+    │   │                           for more than one thing at once
     │   └── DemoError               demo: the demo could not start or a step did not happen in time
     ├── ValueError
     │   ├── JsonError               hub.contract.canonical: bytes that are not acceptable JSON for

@@ -1,7 +1,8 @@
 """Broker users and permissions through the RabbitMQ management HTTP API (least privilege).
 
-Each participant's broker user may publish only to the inbound exchange, read only its own inbox
-and configure nothing; RabbitMQ enforces that, and checks that a published ``user_id`` property is
+Each participant's broker user may publish only to the inbound exchange (and to the dead-letter
+exchange: an adapter's reject with its reason), read only its own inbox and configure nothing;
+RabbitMQ enforces that, and checks that a published ``user_id`` property is
 the connection's own user. The hub's user manages the ``maatwerk.*`` resources.
 """
 
@@ -21,6 +22,7 @@ from hub.contract.errors import HubError
 from hub.contract.registry import Participant, Registry
 
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
+DEAD_LETTER_POLICY = "maatwerk-dead-letter-retention"
 
 
 class BrokerAdminError(HubError):
@@ -40,7 +42,7 @@ def permissions_for(participant: Participant) -> Permissions:
         return Permissions(configure=everything, write=everything, read=everything)
     return Permissions(
         configure="^$",
-        write=f"^{re.escape(names.INBOUND_EXCHANGE)}$",
+        write=f"^({re.escape(names.INBOUND_EXCHANGE)}|{re.escape(names.DEAD_LETTER_EXCHANGE)})$",
         read=f"^{re.escape(names.inbox(participant.id))}$",
     )
 
@@ -98,6 +100,20 @@ class BrokerAdmin:
             "PUT", f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
             {"configure": perms.configure, "write": perms.write, "read": perms.read},
         )
+
+    async def set_dead_letter_retention(self, vhost: str, days: float) -> None:
+        """A policy giving the dead-letter queue a message TTL of ``days``: RabbitMQ drops older
+        dead letters itself (quorum queues support message TTL since RabbitMQ 3.10)."""
+        await self._request(
+            "PUT", f"/api/policies/{quote(vhost, safe='')}/{DEAD_LETTER_POLICY}",
+            {"pattern": f"^{re.escape(names.DEAD_LETTER_QUEUE)}$", "apply-to": "queues",
+             "priority": 10, "definition": {"message-ttl": int(days * 86_400_000)}},
+        )
+
+    async def policy(self, vhost: str, name: str) -> dict[str, object] | None:
+        response = await self._client.get(
+            f"/api/policies/{quote(vhost, safe='')}/{quote(name, safe='')}")
+        return response.json() if response.status_code == 200 else None
 
     async def apply_users(
         self, registry: Registry, vhost: str, passwords: dict[str, str]

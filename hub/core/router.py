@@ -48,7 +48,7 @@ from hub.contract.errors import HubError, ReasonCode
 from hub.contract.messages import Envelope, Purpose, utc_iso
 from hub.contract.notary import UNKNOWN_CASE, Notary, Thread, notice_id
 from hub.contract.registry import Participant
-from hub.core import audit_entries, register_desk
+from hub.core import audit_entries, deadletters, register_desk
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -225,6 +225,9 @@ class Router:
             names.HEADER_DETAIL: refuse.detail[:1000],
             names.HEADER_SOURCE: names.HUB_SOURCE,
             names.HEADER_USER_ID: inbound.user_id or "",
+            # Only the hub can make this seal: a replay trusts the user id under it.
+            names.HEADER_SEAL: deadletters.seal(self.ledger.audit.hash_key, inbound.body,
+                                                "dead", inbound.user_id or ""),
         }
         await self._publish_dead(inbound.body, refuse, headers)
         if refuse.notify is not None:
@@ -357,12 +360,31 @@ class Router:
 
     async def _publish_dead(self, body: bytes, refuse: Refuse, headers: dict[str, Any]) -> None:
         assert self._dead is not None, "bind() first"
+        await self.dead_letter(body, str(refuse.message_id) if refuse.message_id else None,
+                               headers)
+
+    async def dead_letter(self, body: bytes, message_id: str | None,
+                          headers: dict[str, Any]) -> None:
+        """Confirmed publish of ``body`` to the dead-letter queue with ``headers``."""
+        assert self._dead is not None, "bind() first"
         message = aio_pika.Message(
-            body, message_id=str(refuse.message_id) if refuse.message_id else None,
+            body, message_id=message_id, timestamp=self.clock(),
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
         await asyncio.wait_for(self._dead.publish(message, routing_key="refused"),
                                PUBLISH_TIMEOUT)
+
+    # -- replay (hub.core.replay) -----------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> None:
+        """The whole pipeline for one message that did not come from the inbound queue."""
+        await self._with_retry(inbound)
+
+    async def redeliver(self, recipient: str, body: bytes, message_id: str,
+                        type_name: str) -> None:
+        """Publish bytes the hub routed before to ``recipient``'s inbox again."""
+        await self._publish_raw(recipient, body, message_id, type_name,
+                                {"x-maatwerk-redelivered": "true"})
 
 
 def _channel_open(message: AbstractIncomingMessage) -> bool:

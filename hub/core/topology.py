@@ -28,7 +28,8 @@ def quorum_arguments(delivery_limit: int, group_size: int = 3) -> FieldTable:
 
 async def declare(channel: AbstractChannel, registry: Registry, delivery_limit: int,
                   group_size: int = 3) -> None:
-    """Declare exchanges, the hub's inbound queue, every participant's inbox and the DLQ."""
+    """Declare exchanges, the hub's inbound and replay queues, every participant's inbox and
+    the DLQ."""
     dead = await channel.declare_exchange(
         names.DEAD_LETTER_EXCHANGE, ExchangeType.FANOUT, durable=True
     )
@@ -42,6 +43,12 @@ async def declare(channel: AbstractChannel, registry: Registry, delivery_limit: 
     hub_queue = await quorum_queue(channel, names.HUB_QUEUE,
                                    quorum_arguments(delivery_limit, group_size))
     await hub_queue.bind(inbound, routing_key=names.INBOUND_ROUTING_KEY)
+
+    replay = await channel.declare_exchange(names.REPLAY_EXCHANGE, ExchangeType.DIRECT,
+                                            durable=True)
+    replay_queue = await quorum_queue(channel, names.REPLAY_QUEUE,
+                                      quorum_arguments(delivery_limit, group_size))
+    await replay_queue.bind(replay, routing_key=names.REPLAY_ROUTING_KEY)
 
     deliver = await channel.declare_exchange(names.DELIVER_EXCHANGE, ExchangeType.DIRECT,
                                              durable=True)

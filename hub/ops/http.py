@@ -7,10 +7,13 @@ from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.contract.tokens import TokenFile
+from hub.ops.auth import TokenAuth
 from hub.ops.console import Console
 from hub.ops.status import CaseStatus
 from hub.state.deviations import KnelpuntenReport
@@ -32,10 +35,12 @@ class Views(Protocol):
 
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
-              views: Views, console: Console | None = None) -> Starlette:
+              views: Views, console: Console | None = None,
+              tokens: TokenFile | None = None) -> Starlette:
     """``/metrics``, ``/healthz`` (the process lives), ``/readyz`` (every check is green),
     ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; with ``console`` also the
-    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`)."""
+    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`). With ``tokens`` every
+    request but the two probes needs a token of the right role (:mod:`hub.ops.auth`)."""
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -68,7 +73,8 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
         report = await views.knelpunten()
         return Response(report.model_dump_json(), media_type="application/json")
 
-    return Starlette(routes=[
+    middleware = [Middleware(TokenAuth, tokens=tokens)] if tokens is not None else []
+    return Starlette(middleware=middleware, routes=[
         Route("/metrics", metrics_endpoint),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

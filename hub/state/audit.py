@@ -55,7 +55,13 @@ from hub.state.audit_chain import (
     VerifyResult,
     tail_intact,
 )
-from hub.state.audit_events import AuditEntry, check_entry, new_span_id, new_trace_id
+from hub.state.audit_events import (
+    EVENT_ROUTED,
+    AuditEntry,
+    check_entry,
+    new_span_id,
+    new_trace_id,
+)
 from hub.state.database import (
     Database,
     PostgresDatabase,
@@ -141,6 +147,14 @@ class AuditLog:
         rows = await self.db.fetch("SELECT * FROM audit_log WHERE case_id = $1 ORDER BY seq",
                                    case_id)
         return [AuditRecord.from_row(r) for r in rows]
+
+    async def routed_exactly(self, message_id: str, recipient: str, digest: str) -> bool:
+        """Whether the chain records routing these exact bytes (SHA-256 ``digest``) of
+        ``message_id`` to ``recipient`` (a dead letter's redelivery checks this)."""
+        rows = await self.db.fetch(
+            "SELECT seq FROM audit_log WHERE event = $1 AND message_id = $2 AND recipient = $3 "
+            "AND body_hash = $4 LIMIT 1", EVENT_ROUTED, message_id, recipient, digest)
+        return bool(rows)
 
     async def head(self) -> tuple[int, str] | None:
         row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")

@@ -14,17 +14,21 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
+from adapters.sdk import HubClient
 from hub.config import Settings
 from hub.contract import names
 from hub.contract.registry import Registry
 from hub.core.broker_admin import BrokerAdmin, Permissions
+from hub.service import HubService
 from sandbox import nodes
 from tests.cluster.conftest import ClusterClients, make_vhost
 from tests.conftest import FakeClock
-from tests.helpers import start_hub, wait_for_queue
+from tests.helpers import start_hub, timeout_request_body, wait_for, wait_for_queue
+from tests.integration.test_adapters import received, start_agency, start_municipality
 from tests.resilience.common import (
     COUNT,
     Tally,
@@ -34,6 +38,7 @@ from tests.resilience.common import (
     stop_gracefully,
     wait_until,
 )
+from tests.support.fake_backoffice import FakeBackOffice
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.cluster]
 
@@ -102,3 +107,59 @@ async def test_broker_restarted_mid_stream_loses_nothing(
         kill(process)
 
     tally.check("broker restart", recipients, started, stopped_at=f"{handled_at_stop} handled")
+
+
+async def send_retrying(gm_send: object, *args: object) -> UUID:
+    """Send, retrying while the municipality's own connection is still being restored."""
+    for _ in range(100):
+        try:
+            return await gm_send(*args)  # type: ignore[operator,no-any-return]
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise AssertionError("the municipality could not send after the broker restart")
+
+
+@pytest.mark.timeout(180)
+async def test_broker_restart_adapters_reconnect_and_carry_on(
+    hub_settings: Settings, node_clients: ClusterClients, single_node: nodes.Node,
+    registry: Registry, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Moved from tests/integration/test_adapters_crash.py: the restarted broker is this
+    module's own node, never the shared default node."""
+    settings = hub_settings.replace(amqp_url=single_node.amqp_url(vhost=node_clients.vhost))
+    hub = HubService(settings, registry=registry, clock=clock)
+    await hub.start()
+    client = node_clients.make
+    fakes = {name: await FakeBackOffice(name, delay=0.3).start() for name in ("cjib", "uwv")}
+    agencies: list[HubClient] = []
+    try:
+        for name, fake in fakes.items():
+            agencies.append(await start_agency(client, name, fake))
+        gm = await start_municipality(client, tmp_path)
+        sent: list[str] = []
+        for i in range(6):  # in flight while the broker goes down
+            for name in fakes:
+                sent.append(str(await gm.request_timeout(name, f"R-{i}",
+                                                         timeout_request_body(name))))
+        await wait_for(lambda: sum(len(f.calls) for f in fakes.values()) >= 2, timeout=10)
+        try:
+            await asyncio.to_thread(single_node.stop_app)
+            await asyncio.sleep(1.0)
+        finally:
+            await asyncio.to_thread(single_node.start_app)
+        for i in range(6, 12):
+            for name in fakes:
+                sent.append(str(await send_retrying(gm.request_timeout, name, f"R-{i}",
+                                                    timeout_request_body(name))))
+
+        def answered() -> int:
+            return sum(len(received(gm, f"R-{i}", "timeout.response")) for i in range(12))
+
+        await wait_for(lambda: answered() == len(sent), timeout=45)
+    finally:
+        for fake in fakes.values():
+            await fake.stop()
+        await hub.stop()
+    calls = fakes["cjib"].calls + fakes["uwv"].calls
+    assert sorted(calls) == sorted(sent), "nothing lost"
+    assert all(n == 1 for n in calls.values()), f"one back-office call per message: {calls}"

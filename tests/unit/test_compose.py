@@ -16,7 +16,7 @@ import yaml
 from hub.config import Settings
 from hub.contract import names
 from hub.contract.registry import load_registry
-from hub.core.broker_admin import permissions_for
+from hub.core.broker_admin import DEAD_LETTER_POLICY, permissions_for
 from hub.core.topology import quorum_arguments
 from hub.telemetry.metrics import HubMetrics
 
@@ -115,6 +115,23 @@ def test_every_mounted_or_built_file_exists(services: dict[str, dict[str, Any]])
                         assert (context / source).exists(), f"Dockerfile copies missing {source}"
 
 
+def test_http_surfaces_are_authenticated_or_loopback(services: dict[str, dict[str, Any]]) -> None:
+    """The hub and the municipality API listen on 0.0.0.0 in their containers: only with a
+    token file (else they refuse to start), and published on the host's loopback only."""
+    hub, municipality = _env(services["hub"]), _env(services["municipality"])
+    assert hub["MAATWERK_HTTP_TOKENS"].startswith("/tokens/")
+    assert municipality["MAATWERK_ADAPTER_HTTP_TOKENS"].startswith("/tokens/")
+    for name in ("hub", "municipality"):
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), name
+        assert services[name]["depends_on"]["http-tokens"]["condition"] == \
+            "service_completed_successfully"
+    script = " ".join(services["http-tokens"]["command"])
+    assert "tokens --file /tokens/hub-http.yaml add prometheus --role metrics" in script
+    config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
+    [job] = [j for j in config["scrape_configs"] if j["job_name"] == "maatwerk-hub"]
+    assert job["authorization"]["credentials_file"] == "/tokens/prometheus.token"
+
+
 def test_prometheus_scrapes_hub_and_rabbitmq() -> None:
     config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
@@ -137,7 +154,8 @@ def test_definitions_match_the_topology(definitions: dict[str, Any]) -> None:
     limit = Settings.from_env({}).delivery_limit
     queues = {q["name"]: q for q in definitions["queues"]}
     inboxes = {names.inbox(p.id) for p in registry.document.participants if p.kind != "hub"}
-    assert set(queues) == {names.HUB_QUEUE, names.DEAD_LETTER_QUEUE, *inboxes}
+    assert set(queues) == {names.HUB_QUEUE, names.REPLAY_QUEUE, names.DEAD_LETTER_QUEUE,
+                           *inboxes}
     for name, queue in queues.items():
         assert queue["vhost"] == "/" and queue["durable"] and not queue["auto_delete"]
         if name == names.DEAD_LETTER_QUEUE:
@@ -147,9 +165,12 @@ def test_definitions_match_the_topology(definitions: dict[str, Any]) -> None:
             assert queue["arguments"] == dict(quorum_arguments(limit)), name
     exchanges = {e["name"]: e["type"] for e in definitions["exchanges"]}
     assert exchanges == {names.INBOUND_EXCHANGE: "direct", names.DELIVER_EXCHANGE: "direct",
-                         names.DEAD_LETTER_EXCHANGE: "fanout"}
+                         names.REPLAY_EXCHANGE: "direct", names.DEAD_LETTER_EXCHANGE: "fanout"}
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in definitions["bindings"]}
     assert (names.INBOUND_EXCHANGE, names.HUB_QUEUE, names.INBOUND_ROUTING_KEY) in bindings
+    assert (names.REPLAY_EXCHANGE, names.REPLAY_QUEUE, names.REPLAY_ROUTING_KEY) in bindings
+    [retention] = definitions["policies"]
+    assert retention["name"] == DEAD_LETTER_POLICY and "message-ttl" in retention["definition"]
     assert any(s == names.DEAD_LETTER_EXCHANGE and d == names.DEAD_LETTER_QUEUE
                for s, d, _ in bindings)
     for p in registry.document.participants:
