@@ -43,9 +43,11 @@ from hub.ops.key_expiry import expiring_keys, warn_expiring_keys
 from hub.ops.reload import Reloader
 from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
+from hub.state import deviations
 from hub.state.audit import AuditLog
 from hub.state.config_versions import Active
 from hub.state.database import Database, SqliteDatabase, StateTimeouts, open_database
+from hub.state.deviations import KnelpuntenReport
 from hub.state.ledger import Expectation, Ledger
 from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
@@ -313,6 +315,10 @@ class HubService:
 
     async def overdue(self) -> list[Expectation]:
         return await self.ledger.overdue()
+
+    async def knelpunten(self) -> KnelpuntenReport:
+        assert self._db is not None, "start() first"
+        return await deviations.knelpunten(self._db, self.clock())
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight messages finish (unacked ones return to the queue).

@@ -206,6 +206,12 @@ class HubClient:
         return self.participant.id
 
     @property
+    def journal(self) -> HandledIds:
+        """The durable record of handled ids and recorded steps (:meth:`Delivery.once`)."""
+        assert self._handled is not None, "connect() first"
+        return self._handled
+
+    @property
     def broker_node(self) -> str | None:
         """``host:port`` of the broker node this client is connected to (None: none now)."""
         connection = self._connection

@@ -15,6 +15,9 @@
                                       ``unauthorised_type``, ``unauthorised_recipient``
    conversation (answers)          -> ``unknown_conversation``
    time-out rules (agreements)     -> ``timeout_rule``
+   admission (Maatwerkregister)    -> ``participant_not_admitted``
+   information rules (policy)      -> ``policy_no_rule``, ``policy_legal_ground``,
+                                      ``policy_field_not_allowed``
 8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
                                       ``policy_special_category``
 
@@ -47,6 +50,7 @@ from hub.contract.messages import (
 from hub.contract.policy import Policy
 from hub.contract.registry import Participant, Registry
 from hub.contract.signing import signing_input
+from hub.core.instrument_rules import check_admitted, check_information
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -218,13 +222,17 @@ class Pipeline:
             check_active(sender)
             recipient = authorise(envelope, sender, registry)
             check_active(recipient)
+            check_admitted(sender, recipient)
             await check_conversation(self.store, envelope)
             await check_timeout_rules(self.timeouts, envelope, agreements)
+            info_rule = await check_information(self.store.db, envelope, sender, recipient,
+                                                policy)
             decision = policy.evaluate(envelope, document, recipient, now)
         except Refusal as refusal:
             return state.refuse(refusal, policy.version)
         return Route(envelope=envelope, body=inbound.body, sender=sender, recipient=recipient,
-                     policy_version=decision.version, rule=decision.rule, stamp=stamp)
+                     policy_version=decision.version, rule=decision.rule, stamp=stamp,
+                     info_rule=info_rule)
 
 
 def _authenticated(auth: Authentication) -> tuple[Envelope, Participant, dict[str, Any]]:

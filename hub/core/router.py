@@ -48,7 +48,7 @@ from hub.contract.errors import HubError, ReasonCode
 from hub.contract.messages import Envelope, Purpose, utc_iso
 from hub.contract.notary import UNKNOWN_CASE, Notary, Thread, notice_id
 from hub.contract.registry import Participant
-from hub.core import audit_entries, deadletters
+from hub.core import audit_entries, deadletters, register_desk
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -58,7 +58,7 @@ from hub.core.outcomes import (
     Route,
 )
 from hub.core.pipeline import Clock, Pipeline
-from hub.state import outbox
+from hub.state import outbox, register_contacts
 from hub.state.config_versions import record_stamp
 from hub.state.database import StoreUnavailableError
 from hub.state.ledger import Ledger
@@ -100,7 +100,8 @@ class Router:
         self.metrics = metrics
         self.clock = clock
         self.on_health = on_health
-        self.local_handlers: dict[str, LocalHandler] = {"register.query": self._answer_register}
+        self.local_handlers: dict[str, LocalHandler] = {"register.query": self._answer_register,
+                                                        "register.update": self._answer_update}
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -209,7 +210,7 @@ class Router:
         fulfilled = await self.ledger.record_routed(
             envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
             raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key),
-            stamp=route.stamp)
+            stamp=route.stamp, info_rule=route.info_rule)
         self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
@@ -305,15 +306,23 @@ class Router:
 
     async def _answer_register(self, route: Route) -> None:
         query = route.envelope.body
-        ids = set(getattr(query, "participant_ids", None) or [])
-        kinds = set(getattr(query, "kinds", None) or [])
-        entries = [
-            {"id": p.id, "name": p.name, "kind": p.kind,
-             "contact_point": p.contact.contact_point, "email": p.contact.email,
-             "phone": p.contact.phone}
-            for p in self.notary.registry.document.participants
-            if p.kind != "hub" and (not ids or p.id in ids) and (not kinds or p.kind in kinds)
-        ]
+        overrides = await register_contacts.overrides(self.ledger.db)
+        entries = register_desk.entries(
+            self.notary.registry, overrides, ids=set(getattr(query, "participant_ids", None) or []),
+            kinds=set(getattr(query, "kinds", None) or []))
+        await self._register_answer(route, entries)
+
+    async def _answer_update(self, route: Route) -> None:
+        """``register.update``: the answer is the sender's entry with the update applied (the
+        override itself is stored with the routing record, :mod:`hub.state.register_contacts`)."""
+        overrides = await register_contacts.overrides(self.ledger.db)
+        mine = register_desk.apply_update(overrides.get(route.sender.id, {}),
+                                          route.envelope.body)
+        entries = register_desk.entries(self.notary.registry, {route.sender.id: mine},
+                                        ids={route.sender.id}, kinds=set())
+        await self._register_answer(route, entries)
+
+    async def _register_answer(self, route: Route, entries: list[dict[str, Any]]) -> None:
         envelope, raw = self.notary.sign(
             type="register.answer", recipient=route.sender.id, body={"entries": entries},
             now=self.clock(), about=route.envelope,

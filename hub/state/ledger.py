@@ -27,7 +27,14 @@ from hub.contract.agreements import Agreements
 from hub.contract.messages import MESSAGE_SPECS, Envelope, utc_iso
 from hub.contract.notary import Notary, Thread, notice_id
 from hub.contract.registry import Registry
-from hub.state import audit_events, outbox, timeouts
+from hub.state import (
+    audit_events,
+    deviations,
+    information,
+    outbox,
+    register_contacts,
+    timeouts,
+)
 from hub.state.audit import AuditLog
 from hub.state.audit_events import AuditEntry
 from hub.state.config_versions import Stamp, record_stamp
@@ -112,7 +119,8 @@ class Ledger:
 
     async def record_routed(self, envelope: Envelope, *, policy_version: str, rule: str,
                             now: datetime, raw: bytes, entry: AuditEntry,
-                            stamp: Stamp | None = None) -> list[Fulfilment]:
+                            stamp: Stamp | None = None,
+                            info_rule: str | None = None) -> list[Fulfilment]:
         """Mark routed, open expectations, fulfil answered ones, move the time-out state and
         append the audit records: one transaction, all or nothing."""
         async with self.db.transaction() as tx:
@@ -123,6 +131,9 @@ class Ledger:
             await self._expect(tx, envelope, now)
             fulfilled = await self._fulfil(tx, envelope, now)
             await timeouts.on_routed(tx, envelope, now)
+            await deviations.on_routed(tx, envelope, now)
+            await information.on_routed(tx, envelope, now, info_rule)
+            await register_contacts.on_routed(tx, envelope, now)
             await self.audit.append(entry, tx)
             for answer in fulfilled:
                 await self.audit.append(audit_events.entry_for_answer(

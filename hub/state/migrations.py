@@ -8,7 +8,9 @@ by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` 
 ``hub_health`` by :mod:`hub.state.health`, ``hub_leases`` by :mod:`hub.state.leases`,
 ``audit_checkpoints`` by :mod:`hub.state.checkpoints`, ``config_versions`` and
 ``config_reload_requests`` (and the version columns of ``messages``) by
-:mod:`hub.state.config_versions`.
+:mod:`hub.state.config_versions`, ``deviations`` by
+:mod:`hub.state.deviations`, ``info_requests`` by :mod:`hub.state.information`,
+``register_contacts`` by :mod:`hub.state.register_contacts`.
 """
 
 from __future__ import annotations
@@ -165,6 +167,53 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "ALTER TABLE messages ADD COLUMN config_generation BIGINT",
         "ALTER TABLE messages ADD COLUMN registry_version TEXT",
         "ALTER TABLE messages ADD COLUMN agreements_version TEXT",
+    ]),
+    (8, "instruments: deviations register, information requests, register contact overrides, "
+        "agency-started time-out changes", [
+        """CREATE TABLE IF NOT EXISTS deviations (
+            message_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            organisation TEXT NOT NULL,
+            law TEXT NOT NULL,
+            article TEXT NOT NULL,
+            decision_code TEXT NOT NULL,
+            decided_by_role TEXT NOT NULL,
+            ground_law TEXT NOT NULL,
+            ground_article TEXT NOT NULL,
+            approval_reference TEXT,
+            approved_on TEXT,
+            period_from TEXT NOT NULL,
+            period_until TEXT NOT NULL,
+            amount_cents BIGINT,
+            recorded_at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS deviations_case ON deviations (case_id)",
+        """CREATE TABLE IF NOT EXISTS info_requests (
+            request_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            asker TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            purpose_code TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            state TEXT NOT NULL,
+            answered_fields TEXT,
+            refused_fields TEXT,
+            refusal_reason TEXT,
+            requested_at BIGINT NOT NULL,
+            answered_at BIGINT
+        )""",
+        "CREATE INDEX IF NOT EXISTS info_requests_case ON info_requests (case_id)",
+        """CREATE TABLE IF NOT EXISTS register_contacts (
+            participant TEXT PRIMARY KEY,
+            contact_point TEXT,
+            email TEXT,
+            phone TEXT,
+            message_id TEXT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )""",
+        "ALTER TABLE timeouts ADD COLUMN agency_reason TEXT",
+        "ALTER TABLE timeouts ADD COLUMN suspended_from TEXT",
     ]),
 ]
 

@@ -47,7 +47,8 @@ def test_enough_vectors() -> None:
     stateful = {"missing_user_id", "user_id_mismatch", "message_id_mismatch", "unroutable",
                 "id_reused", "id_conflict", "unknown_conversation",
                 "missing_signature",  # a message without a signature fails the schema first
-                "participant_suspended"}  # the registry's status, not the message content
+                "participant_suspended",  # the registry's status, not the message content
+                "participant_not_admitted"}  # needs a registry entry without a mandate
     assert reasons == {r.value for r in ReasonCode} - stateful
 
 
