@@ -35,6 +35,7 @@ from hub.ops.http import build_app
 from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
 from hub.state.audit import AuditLog
+from hub.state.batch import group_commit
 from hub.state.database import Database, open_database
 from hub.state.ledger import Expectation, Ledger
 from hub.state.migrations import migrate
@@ -104,7 +105,8 @@ class HubService:
         self._db = await open_database(self.settings.state_url)
         await migrate(self._db)
         self._checks["state"] = True
-        self.audit = AuditLog(self._db, hash_key=self.settings.hash_key, clock=self.clock)
+        self.audit = AuditLog(self._db, hash_key=self.settings.hash_key, clock=self.clock,
+                              chain=self.replica)
         self._checks["audit"] = await self.audit.check_tail()
         self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary, self.audit)
         pipeline = Pipeline(
@@ -115,7 +117,9 @@ class HubService:
         )
         self.router = Router(pipeline=pipeline, ledger=self.ledger, notary=self.notary,
                              metrics=self.metrics, clock=self.clock, replica=self.replica,
-                             on_health=self._set_state_health)
+                             on_health=self._set_state_health,
+                             recorder=group_commit(self._db, max_items=self.settings.batch_max,
+                                                   max_ms=self.settings.batch_ms))
         self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
                                clock=self.clock, interval=self.settings.watch_seconds,
                                after_tick=self.check_health)

@@ -46,7 +46,8 @@ from hub.core.outcomes import (
 )
 from hub.core.pipeline import Clock, Pipeline
 from hub.state import outbox
-from hub.state.database import StoreUnavailableError
+from hub.state.batch import GroupCommit
+from hub.state.database import Database, StoreUnavailableError
 from hub.state.ledger import Ledger
 from hub.state.seen import PROCESSING, REFUSED, MessageStore
 from hub.telemetry.metrics import HubMetrics
@@ -64,9 +65,11 @@ class Router:
     def __init__(
         self, *, pipeline: Pipeline, ledger: Ledger, notary: Notary, metrics: HubMetrics,
         clock: Clock, replica: str, on_health: Callable[[bool], None] = lambda ok: None,
+        recorder: GroupCommit | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
+        self.recorder = recorder or GroupCommit(ledger.db, max_items=1)
         self.store = MessageStore(ledger.db)
         self.replica = replica
         self.notary = notary
@@ -169,9 +172,11 @@ class Router:
                 names.HEADER_POLICY_VERSION: route.policy_version,
                 names.HEADER_RULE: route.rule,
             })
-        fulfilled = await self.ledger.record_routed(
-            envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
-            raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key))
+        entry = audit_entries.entry_for_route(route, self.ledger.audit.hash_key)
+        now = self.clock()
+        fulfilled = await self.recorder.run(lambda tx: self.ledger.record_routed_in(
+            tx, envelope, policy_version=route.policy_version, rule=route.rule, now=now,
+            raw=route.body, entry=entry))
         self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
@@ -192,13 +197,16 @@ class Router:
         if refuse.notify is not None:
             await self._notify_refused(refuse, refuse.notify)
         entry = audit_entries.entry_for_refusal(refuse, inbound.body, self.ledger.audit.hash_key)
-        async with self.ledger.db.transaction() as tx:
+        now = self.clock()
+
+        async def record(tx: Database) -> None:
             if refuse.claimed and refuse.message_id is not None:
                 await MessageStore(tx).decide(
                     refuse.message_id, REFUSED, reason=refuse.reason.value,
-                    policy_version=refuse.policy_version, rule=refuse.rule,
-                    decided_at=self.clock())
+                    policy_version=refuse.policy_version, rule=refuse.rule, decided_at=now)
             await self.ledger.audit.append(entry, tx)
+
+        await self.recorder.run(record)
         self.metrics.refused.labels(refuse.reason.value).inc()
         trace = refuse.envelope.conversation_id.hex if refuse.envelope else ""
         log.info("refused", extra={"event": "refused", "trace_id": trace,
@@ -222,8 +230,9 @@ class Router:
             about=duplicate.envelope, message_id=notice_id("duplicate", original.id),
         )
         await self._publish(duplicate.sender.id, raw, envelope, {})
-        await self.ledger.audit.append(audit_entries.entry_for_duplicate(
-            duplicate, inbound.body, self.ledger.audit.hash_key))
+        entry = audit_entries.entry_for_duplicate(duplicate, inbound.body,
+                                                  self.ledger.audit.hash_key)
+        await self.recorder.run(lambda tx: self.ledger.audit.append(entry, tx))
         self.metrics.duplicates.inc()
 
     # -- hub's own answers ----------------------------------------------------------------------

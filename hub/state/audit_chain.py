@@ -31,8 +31,13 @@ def iso(ms: int | None) -> str | None:
 
 @dataclass(frozen=True, kw_only=True)
 class AuditRecord:
-    """One stored link of the chain. Times are epoch milliseconds (UTC)."""
+    """One stored link of a chain. Times are epoch milliseconds (UTC).
 
+    ``chain`` names the chain (the replica that wrote it, see :mod:`hub.state.audit`); the
+    one chain from before migration 6 is ``''``, and a record of that chain does not hash the
+    field, so its old hashes still hold."""
+
+    chain: str = ""
     seq: int
     time: int
     event: str
@@ -61,6 +66,8 @@ class AuditRecord:
         """Everything the hash covers: every field but ``hash``."""
         fields = asdict(self)
         del fields["hash"]
+        if not fields["chain"]:
+            del fields["chain"]
         return fields
 
     def compute_hash(self) -> str:
@@ -87,7 +94,8 @@ COLUMNS = tuple(AuditRecord.__dataclass_fields__)
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """``why`` is ``edited``, ``removed`` or ``reordered`` for the first bad record."""
+    """``why`` is ``edited``, ``removed`` or ``reordered`` for the first bad record; ``chain``
+    names its chain. Of several chains, ``count`` is the records of all, ``chains`` how many."""
 
     ok: bool
     count: int
@@ -95,12 +103,17 @@ class VerifyResult:
     why: Literal["edited", "removed", "reordered"] | None = None
     detail: str = ""
     head_hash: str | None = None
+    chain: str = ""
+    chains: int = 1
 
     def describe(self) -> str:
         if self.ok:
-            return f"audit chain ok: {self.count} records, head {self.head_hash or GENESIS}"
-        return (f"audit chain BROKEN at record {self.first_bad_seq} ({self.why}): {self.detail}; "
-                f"{self.count} records checked before it")
+            if self.chains == 1:
+                return f"audit chain ok: {self.count} records, head {self.head_hash or GENESIS}"
+            return f"audit chain ok: {self.count} records in {self.chains} chains"
+        where = f" of chain {self.chain!r}" if self.chain else ""
+        return (f"audit chain BROKEN at record {self.first_bad_seq} ({self.why}){where}: "
+                f"{self.detail}; {self.count} records checked before it")
 
 
 class ChainWalk:
