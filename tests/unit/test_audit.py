@@ -398,3 +398,26 @@ def test_refusal_without_envelope_keeps_codes_only() -> None:
     assert entry.reason == "malformed_json" and entry.message_type is None
     assert BSN not in repr(entry)
     assert entry.attributes[ev.ATTR_ACTIVITY].endswith("/hub.refusal")
+
+
+@pytest.mark.parametrize("text", [
+    "plain", 'quote " and backslash \\', "controls \x00\x01\x1f\b\f\n\r\t\x7f",
+    "é ß € 中文 😀 \u2028\u2029 \ufeff", "", "/ slash < > &", "\U0010ffff"])
+def test_the_fast_canonical_form_is_rfc8785(text: str) -> None:
+    """canonical() takes a shortcut past canonicalize() for a record's plain values: the bytes
+    (and so every hash) must be the same."""
+    from hub.contract.canonical import canonicalize
+    from hub.state.audit_chain import canonical
+
+    fields = {"seq": 2 ** 53 - 1, "time": -5, "a": text, "z": None, "ok": True,
+              "attributes": {"k": text, "dpl.x": "y"}, text.encode("ascii", "ignore").decode()
+              or "empty": text}
+    assert canonical(fields) == canonicalize(fields)
+    for odd in ({"n": 2 ** 60}, {"f": 1.5}, {"d": {"é": "x"}}, {"é": 1}, {"s": "\ud800"}):
+        try:
+            expected = canonicalize(odd)
+        except Exception as exc:  # JCS refuses it: so must the shortcut
+            with pytest.raises(type(exc)):
+                canonical(odd)
+        else:
+            assert canonical(odd) == expected
