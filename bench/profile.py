@@ -152,7 +152,7 @@ async def steps(args: argparse.Namespace) -> None:
         metrics = HubMetrics()
         formatter = JsonFormatter()
         cost: dict[str, list[float]] = {}
-        recorder = GroupCommit(db, max_items=args.batch, max_wait=1.0)
+        recorder = GroupCommit(db, max_items=args.batch, max_wait=0.002)
         pending: list[Any] = []
         batched = f"ledger.record_routed_in, group commit of {args.batch}"
 
