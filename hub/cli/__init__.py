@@ -20,9 +20,21 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, conformance, contract, keys, policy, register, serve, status
+    from hub.cli import (
+        audit,
+        conformance,
+        contract,
+        deadletters,
+        keys,
+        policy,
+        register,
+        serve,
+        status,
+        tokens,
+    )
 
-    return [serve, status, keys, register, contract, policy, audit, conformance]
+    return [serve, status, keys, register, contract, policy, audit, conformance, tokens,
+            deadletters]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,8 +17,12 @@ the SDK does not export one it can raise)::
     │   │   │                       nothing may be acknowledged until it is
     │   │   └── OriginalInProgressError  hub.core.outcomes: an answer arrived before its original
     │   │                           was recorded; retried, not refused, not counted as a failure
+    │   ├── DeliveryLostError       hub.core.router: the channel a message came on is gone; the
+    │   │                           broker redelivers it (no ack, no retry here)
     │   ├── BrokerAdminError        hub.core.broker_admin: the management API refused or could
     │   │                           not be reached
+    │   ├── DeadLetterError         hub.ops.deadletters: no such dead letter, or a purge asked
+    │   │                           for more than one thing at once
     │   └── DemoError               demo: the demo could not start or a step did not happen in time
     ├── ValueError
     │   ├── JsonError               hub.contract.canonical: bytes that are not acceptable JSON for

@@ -64,6 +64,10 @@ class Notary:
         self.hub_id = registry.hub.id
         self._key = key
 
+    def countersign(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` signed with the hub's key (an audit checkpoint, not a message)."""
+        return sign_document(document, self._key)
+
     def sign(
         self, *, type: str, recipient: str, body: dict[str, Any], now: datetime,
         about: Envelope | None = None, thread: Thread | None = None,

@@ -29,6 +29,8 @@ class Inbound:
     user_id: str | None
     redelivered: bool = False
     message_id: str | None = None  # the AMQP property; must equal the envelope id
+    replay: bool = False
+    """Sent back from the dead letters (:mod:`hub.core.replay`): a refusal may be re-decided."""
 
 
 @dataclass(frozen=True)

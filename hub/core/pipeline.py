@@ -55,7 +55,7 @@ from hub.core.outcomes import (
     Route,
 )
 from hub.core.timeout_rules import check_timeout_rules
-from hub.state.seen import ANSWERABLE, PROCESSING, MessageRecord, MessageStore
+from hub.state.seen import ANSWERABLE, PROCESSING, REFUSED, MessageRecord, MessageStore
 from hub.state.timeouts import TimeoutTable
 
 Clock = Callable[[], datetime]
@@ -91,7 +91,9 @@ async def check_duplicate(
 
     A *redelivered* message whose claim is still ``processing`` belonged to a hub that died before
     deciding: it is taken over (returns None) so nothing is lost. A first delivery that finds a
-    claim in progress is a copy published twice; the other copy is decided elsewhere.
+    claim in progress is a copy published twice; the other copy is decided elsewhere. A
+    *replayed* dead letter whose earlier outcome was a refusal is decided again (one replay
+    wins the conditional update).
     """
     claim = await store.claim(envelope, now, digest)
     if claim.new:
@@ -108,6 +110,9 @@ async def check_duplicate(
         )
     if claim.record.status == PROCESSING and inbound.redelivered:
         return None
+    if (claim.record.status == REFUSED and inbound.replay
+            and await store.reclaim_refused(envelope.id)):
+        return None  # an operator replays a refused message: decide it again
     return claim.record
 
 

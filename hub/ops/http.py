@@ -7,10 +7,13 @@ from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.contract.tokens import TokenFile
+from hub.ops.auth import TokenAuth
 from hub.ops.console import Console
 from hub.ops.status import CaseStatus
 from hub.state.ledger import Expectation
@@ -24,12 +27,18 @@ class Views(Protocol):
 
     async def overdue(self) -> list[Expectation]: ...
 
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this replica is connected to, None when none."""
+
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
-              views: Views, console: Console | None = None) -> Starlette:
+              views: Views, console: Console | None = None,
+              tokens: TokenFile | None = None) -> Starlette:
     """``/metrics``, ``/healthz`` (the process lives), ``/readyz`` (every check is green),
     ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; with ``console`` also the
-    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`)."""
+    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`). With ``tokens`` every
+    request but the two probes needs a token of the right role (:mod:`hub.ops.auth`)."""
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -40,7 +49,8 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
     async def readyz(request: Request) -> Response:
         checks = readiness()
         ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse({"ready": ok, "checks": checks, "broker_node": views.broker_node},
+                            status_code=200 if ok else 503)
 
     async def case(request: Request) -> Response:
         status = await views.case(request.path_params["case_id"])
@@ -56,7 +66,8 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
                  for i in await views.overdue()]
         return JSONResponse({"overdue": items})
 
-    return Starlette(routes=[
+    middleware = [Middleware(TokenAuth, tokens=tokens)] if tokens is not None else []
+    return Starlette(middleware=middleware, routes=[
         Route("/metrics", metrics_endpoint),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -1,8 +1,14 @@
 """The deadline watcher: every few seconds, in every hub replica.
 
 One tick: remind on missed deadlines, escalate second misses to the Maatwerkloket, start and end
-time-outs, refresh the gauges, and publish what the outbox holds. Every decision is a conditional
+time-outs, refresh the gauges, sign an audit checkpoint when one is due, and publish what the
+outbox holds. Every decision is a conditional
 update in the shared state, so replicas can tick at the same time without doubling a message.
+
+The overdue, late and active time-out gauges count the whole database, not one replica's work:
+only the replica holding the ``gauges`` lease (:mod:`hub.state.leases`) exports them, the others
+export none of their series, so ``sum()`` over N replicas is not N times too high.
+``maatwerk_gauges_leader`` says which replica it is.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from hub.core.router import TRANSIENT, Router
-from hub.state import timeouts
+from hub.state import checkpoints, leases, timeouts
 from hub.state.ledger import Ledger
 from hub.telemetry.metrics import HubMetrics
 
@@ -24,8 +33,14 @@ log = logging.getLogger("maatwerk.watcher")
 class Watcher:
     def __init__(self, *, ledger: Ledger, router: Router, metrics: HubMetrics,
                  clock: Callable[[], datetime], interval: float,
-                 after_tick: Callable[[], Awaitable[None]] | None = None) -> None:
+                 after_tick: Callable[[], Awaitable[None]] | None = None,
+                 replica: str | None = None) -> None:
         self.after_tick = after_tick
+        self.replica = replica or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = max(3 * interval, 15.0)
+        """A dead leader's gauges move to another replica within this time."""
+        self.checkpoint_seconds = checkpoints.EVERY_SECONDS
+        """How often the audit head is signed while the chain grows."""
         self.ledger = ledger
         self.router = router
         self.metrics = metrics
@@ -39,6 +54,8 @@ class Watcher:
         ended = await timeouts.advance(self.ledger.db, self.ledger.notary, self.ledger.audit,
                                        now)
         await self._gauges(now)
+        await checkpoints.due(self.ledger.audit, self.ledger.notary.hub_id,
+                              self.ledger.notary.countersign, now, self.checkpoint_seconds)
         sent = await self.router.flush_outbox()
         if self.after_tick is not None:
             await self.after_tick()
@@ -47,6 +64,14 @@ class Watcher:
                                             "escalated": escalated, "ended": ended, "sent": sent})
 
     async def _gauges(self, now: datetime) -> None:
+        gauges = (self.metrics.overdue, self.metrics.late, self.metrics.active_timeouts)
+        if not await leases.hold(self.ledger.db, leases.GAUGES, self.replica,
+                                 self.lease_seconds):
+            self.metrics.gauges_leader.set(0)
+            for gauge in gauges:
+                gauge.clear()
+            return
+        self.metrics.gauges_leader.set(1)
         for gauge, items in ((self.metrics.overdue, await self.ledger.overdue()),
                              (self.metrics.late, await self.ledger.late(now))):
             gauge.clear()
@@ -66,3 +91,6 @@ class Watcher:
                 log.exception("watcher tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
+        with contextlib.suppress(Exception):
+            await leases.release(self.ledger.db, leases.GAUGES, self.replica)
+        self.metrics.gauges_leader.set(0)

@@ -62,10 +62,17 @@ from hub.state.audit_chain import (
     VerifyResult,
     tail_intact,
 )
-from hub.state.audit_events import AuditEntry, check_entry, new_span_id, new_trace_id
+from hub.state.audit_events import (
+    EVENT_ROUTED,
+    AuditEntry,
+    check_entry,
+    new_span_id,
+    new_trace_id,
+)
 from hub.state.database import (
     Database,
     PostgresDatabase,
+    Row,
     SqliteDatabase,
     StoreUnavailableError,
     to_ms,
@@ -152,6 +159,14 @@ class AuditLog:
             "SELECT * FROM audit_log WHERE case_id = $1 ORDER BY time, chain, seq", case_id)
         return [AuditRecord.from_row(r) for r in rows]
 
+    async def routed_exactly(self, message_id: str, recipient: str, digest: str) -> bool:
+        """Whether the chain records routing these exact bytes (SHA-256 ``digest``) of
+        ``message_id`` to ``recipient`` (a dead letter's redelivery checks this)."""
+        rows = await self.db.fetch(
+            "SELECT seq FROM audit_log WHERE event = $1 AND message_id = $2 AND recipient = $3 "
+            "AND body_hash = $4 LIMIT 1", EVENT_ROUTED, message_id, recipient, digest)
+        return bool(rows)
+
     async def head(self, chain: str | None = None) -> tuple[int, str] | None:
         """The head of ``chain`` (default: this log's own)."""
         row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE chain = $1",
@@ -163,6 +178,13 @@ class AuditLog:
         rows = await self.db.fetch("SELECT chain FROM audit_head UNION "
                                    "SELECT DISTINCT chain FROM audit_log ORDER BY chain")
         return [str(r["chain"]) for r in rows]
+
+    async def hash_at(self, seq: int, chain: str | None = None) -> str | None:
+        """The stored hash of record ``seq`` of ``chain`` (default: this log's own; for the
+        signed checkpoints), or None."""
+        row = await self.db.fetchone("SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2",
+                                     self.chain if chain is None else chain, seq)
+        return str(row["hash"]) if row else None
 
     async def verify(self, page: int = 1000) -> VerifyResult:
         """Walk every chain in seq order: recompute every hash and link, then its head."""
@@ -199,18 +221,26 @@ class AuditLog:
     async def check_tail(self, records: int = 100, others: int = 2) -> bool:
         """Cheap readiness check: the last ``records`` of this log's chain, and the last
         ``others`` of every other chain, link up and end at their heads."""
+        # One statement, so heads and tails are one consistent read: an append committed between
+        # two separate reads made a healthy chain look broken (readiness flapped under load).
         try:
-            heads = await self.db.fetch("SELECT chain, seq, hash FROM audit_head")
-            for head in heads:
-                last = records if head["chain"] == self.chain else others
-                rows = await self.db.fetch(
-                    "SELECT * FROM audit_log WHERE chain = $1 AND seq > $2 ORDER BY seq",
-                    head["chain"], int(head["seq"]) - last)
-                if not tail_intact([AuditRecord.from_row(r) for r in rows],
-                                   (int(head["seq"]), head["hash"])):
-                    return False
+            rows = await self.db.fetch(
+                "SELECT h.chain AS head_chain, h.seq AS head_seq, h.hash AS head_hash, l.* "
+                "FROM audit_head h LEFT JOIN audit_log l ON l.chain = h.chain AND l.seq <= h.seq "
+                "AND l.seq > h.seq - (CASE WHEN h.chain = $1 THEN CAST($2 AS BIGINT) "
+                "ELSE CAST($3 AS BIGINT) END) "
+                "ORDER BY h.chain, l.seq", self.chain, records, others)
         except StoreUnavailableError:
             return False
+        tails: dict[str, list[Row]] = {}
+        for row in rows:
+            tails.setdefault(row["head_chain"], []).append(row)
+        for tail in tails.values():
+            head = (int(tail[0]["head_seq"]), tail[0]["head_hash"])
+            if tail[0]["seq"] is None:
+                return False  # a head without its records
+            if not tail_intact([AuditRecord.from_row(r) for r in tail], head):
+                return False
         return True
 
 

@@ -5,7 +5,8 @@ Each migration is recorded in ``schema_migrations``; replicas that start togethe
 by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` by
 :mod:`hub.state.ledger`, ``timeouts`` by :mod:`hub.state.timeouts`, ``outbox`` by
 :mod:`hub.state.outbox`, ``audit_log`` and ``audit_head`` by :mod:`hub.state.audit`,
-``hub_health`` by :mod:`hub.state.health`.
+``hub_health`` by :mod:`hub.state.health`, ``hub_leases`` by :mod:`hub.state.leases`,
+``audit_checkpoints`` by :mod:`hub.state.checkpoints`.
 """
 
 from __future__ import annotations
@@ -133,7 +134,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "messages.content_sha256: the canonical bytes' hash, to tell a copy from a reused id", [
         "ALTER TABLE messages ADD COLUMN content_sha256 TEXT",
     ]),
-    (6, "audit: one chain per replica (chain, seq), so replicas append without a global lock", [
+    (6, "hub_leases (which replica exports the database-wide gauges); audit_checkpoints "
+        "(signed audit heads)", [
+        "CREATE TABLE IF NOT EXISTS hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+        "expires_at BIGINT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            seq BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            hub TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+    ]),
+    (7, "audit: one chain per replica (chain, seq), so replicas append without a global lock", [
         # A table rebuild (SQLite cannot change a primary key): the old tables move aside, the
         # new ones take their names, the rows of the one old chain become chain '' (hashes
         # unchanged: a record of chain '' does not hash its chain), and the old tables go.
@@ -157,6 +171,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "DROP TABLE audit_log_v5",
         "DROP TABLE audit_head_v5",
         "CREATE INDEX IF NOT EXISTS audit_log_case ON audit_log (case_id)",
+        "ALTER TABLE audit_checkpoints RENAME TO audit_checkpoints_v6",
+        """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            chain TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            hub TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (chain, seq)
+        )""",
+        "INSERT INTO audit_checkpoints (chain, seq, hash, time, hub, kid, signature) "
+        "SELECT '', seq, hash, time, hub, kid, signature FROM audit_checkpoints_v6",
+        "DROP TABLE audit_checkpoints_v6",
     ]),
 ]
 

@@ -109,6 +109,13 @@ class MessageStore:
         assert record is not None  # inserted before; rows are never deleted here
         return Claim(new=False, record=record)
 
+    async def reclaim_refused(self, message_id: UUID) -> bool:
+        """Claim a refused message again (a replay): True for the one caller that did."""
+        rows = await self.db.fetch(
+            "UPDATE messages SET status = $2, reason = NULL, decided_at = NULL "
+            "WHERE id = $1 AND status = $3 RETURNING id", str(message_id), PROCESSING, REFUSED)
+        return bool(rows)
+
     async def decide(
         self, message_id: UUID, status: str, *, reason: str | None = None,
         policy_version: str | None = None, rule: str | None = None,

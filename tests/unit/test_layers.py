@@ -35,11 +35,14 @@ OWNERS = {
     "audit_head": "audit",
     "audit_log_v5": "migrations",
     "audit_head_v5": "migrations",
+    "audit_checkpoints_v6": "migrations",
     "hub_health": "health",
+    "hub_leases": "leases",
+    "audit_checkpoints": "checkpoints",
     "schema_migrations": "migrations",
 }
 """Every table of the hub's state and the one module of hub/state that reads and writes it."""
-RETIRED = {"audit_log_v5", "audit_head_v5"}
+RETIRED = {"audit_log_v5", "audit_head_v5", "audit_checkpoints_v6"}
 """Old forms of a rebuilt table, renamed aside, copied and dropped within one migration."""
 
 SCHEMA = "migrations"

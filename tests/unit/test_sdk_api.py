@@ -26,7 +26,7 @@ EXPECTED = {
 def test_exported_members() -> None:
     assert set(adapters.sdk.__all__) == EXPECTED
     names = {n for n in dir(adapters.sdk) if not n.startswith("_")}
-    modules = {"backoffice", "client", "config", "errors", "handled"}
+    modules = {"backoffice", "client", "config", "errors", "failover", "handled"}
     assert names - modules == EXPECTED, "export new names through __all__ deliberately"
     for name in adapters.sdk.__all__:
         assert getattr(adapters.sdk, name) is not None
