@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from hub.state.database import Database, SqliteDatabase, StoreUnavailableError
+from hub.state.database import Database, StoreUnavailableError
 
 log = logging.getLogger("maatwerk.batch")
 T = TypeVar("T")
@@ -138,7 +138,13 @@ def _fail(batch: list[_Item], exc: BaseException) -> None:
 
 def group_commit(db: Database, *, max_items: int = BATCH_MAX,
                  max_ms: float = BATCH_MS) -> GroupCommit:
-    """The group commit for ``db``: one batch in flight on SQLite (one writer anyway), two on
-    PostgreSQL (one batch's statements overlap the other's commit)."""
-    workers = 1 if isinstance(db, SqliteDatabase) else 2
-    return GroupCommit(db, max_items=max_items, max_wait=max_ms / 1000, workers=workers)
+    """The group commit for ``db``: one batch in flight at a time, on either backend.
+
+    On PostgreSQL a second batch of the same replica would help little and could deadlock: a
+    batch holds its replica's audit head (row lock) from its first append to its commit, and a
+    step that answers a message locks that message's row; two batches of one replica that both
+    answer the same message would wait for each other. (Across replicas the heads differ; two
+    batches answering two same messages in opposite order can still deadlock: PostgreSQL aborts
+    one, and its steps are run again one by one, as any failed step's are.)
+    """
+    return GroupCommit(db, max_items=max_items, max_wait=max_ms / 1000, workers=1)
