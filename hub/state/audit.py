@@ -2,7 +2,7 @@
 
 One chain per hub replica, in the shared state database (table ``audit_log``, migrations 3 and
 6): the records of a chain are numbered ``seq`` 1, 2, ... and linked by hash; ``chain`` is the
-name of the replica that wrote them (the chain from before migration 6 is ``''``). Each record
+name of the replica that wrote them (the chain from before migration 7 is ``''``). Each record
 carries:
 
 - what happened: ``seq``, ``time``, ``event`` (``routed``, ``refused``, ``duplicate``,

@@ -34,7 +34,7 @@ class AuditRecord:
     """One stored link of a chain. Times are epoch milliseconds (UTC).
 
     ``chain`` names the chain (the replica that wrote it, see :mod:`hub.state.audit`); the
-    one chain from before migration 6 is ``''``, and a record of that chain does not hash the
+    one chain from before migration 7 is ``''``, and a record of that chain does not hash the
     field, so its old hashes still hold."""
 
     chain: str = ""
