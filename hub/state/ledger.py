@@ -124,20 +124,30 @@ class Ledger:
         """Mark routed, open expectations, fulfil answered ones, move the time-out state and
         append the audit records: one transaction, all or nothing."""
         async with self.db.transaction() as tx:
-            await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
-                                          rule=rule, decided_at=now)
-            if stamp is not None:
-                await record_stamp(tx, str(envelope.id), stamp)
-            await self._expect(tx, envelope, now)
-            fulfilled = await self._fulfil(tx, envelope, now)
-            await timeouts.on_routed(tx, envelope, now)
-            await deviations.on_routed(tx, envelope, now)
-            await information.on_routed(tx, envelope, now, info_rule)
-            await register_contacts.on_routed(tx, envelope, now)
-            await self.audit.append(entry, tx)
-            for answer in fulfilled:
-                await self.audit.append(audit_events.entry_for_answer(
-                    answer.awaited, envelope, raw, self.audit.hash_key), tx)
+            return await self.record_routed_in(tx, envelope, policy_version=policy_version,
+                                               rule=rule, now=now, raw=raw, entry=entry,
+                                               stamp=stamp, info_rule=info_rule)
+
+    async def record_routed_in(self, tx: Database, envelope: Envelope, *, policy_version: str,
+                               rule: str, now: datetime, raw: bytes, entry: AuditEntry,
+                               stamp: Stamp | None = None,
+                               info_rule: str | None = None) -> list[Fulfilment]:
+        """:meth:`record_routed` inside the open transaction ``tx`` (a batch's, see
+        :mod:`hub.state.batch`)."""
+        await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
+                                      rule=rule, decided_at=now)
+        if stamp is not None:
+            await record_stamp(tx, str(envelope.id), stamp)
+        await self._expect(tx, envelope, now)
+        fulfilled = await self._fulfil(tx, envelope, now)
+        await timeouts.on_routed(tx, envelope, now)
+        await deviations.on_routed(tx, envelope, now)
+        await information.on_routed(tx, envelope, now, info_rule)
+        await register_contacts.on_routed(tx, envelope, now)
+        await self.audit.append(entry, tx)
+        for answer in fulfilled:
+            await self.audit.append(audit_events.entry_for_answer(
+                answer.awaited, envelope, raw, self.audit.hash_key), tx)
         return fulfilled
 
     async def _expect(self, tx: Database, envelope: Envelope, now: datetime) -> None:
