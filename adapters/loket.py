@@ -23,7 +23,8 @@ from uuid import UUID
 
 from adapters.cases import CaseAdapter, CaseStore
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, HubClient, Reply
+from adapters.sdk.client import HubClient
+from adapters.sdk.delivery import Delivery, Reply
 from adapters.sdk.errors import PermanentError
 from hub.contract.bodies import EscalationRequest
 

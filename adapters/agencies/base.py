@@ -41,7 +41,8 @@ from pydantic import ValidationError
 
 from adapters.agencies.instruments import AgencyInstruments
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, HubClient, Reply
+from adapters.sdk.client import HubClient
+from adapters.sdk.delivery import Delivery, Reply
 from adapters.sdk.errors import PermanentError, TransientError
 from hub.contract.bodies import (
     BridgingSettlement,

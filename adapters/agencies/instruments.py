@@ -26,7 +26,8 @@ from uuid import UUID, uuid5
 
 from adapters.information import allowed_fields, answer_body
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, HubClient, Reply
+from adapters.sdk.client import HubClient
+from adapters.sdk.delivery import Delivery, Reply
 from adapters.sdk.errors import AdapterError, PermanentError
 from hub.contract.instruments import InfoField, InfoRequest
 from hub.contract.messages import Purpose
