@@ -128,7 +128,11 @@ async def test_replay_sends_the_original_bytes_through_the_pipeline_again(
         assert notices[0].envelope.body.reason_code == "policy_no_rule"
         assert inbox == []
 
-        hub.router.pipeline.policy = default  # the policy is fixed and deployed
+        # The policy is fixed and deployed: this hub was given a policy object, not a file, so
+        # the test puts the fixed one in force directly (reloads are tests/integration/
+        # test_live_config.py's subject).
+        hub.router.pipeline.current = None
+        hub.router.pipeline.policy = default
         out = await cli(capsys, "replay", document["id"])
         assert f"as {registry.get('gm0193').broker_user}" in out  # type: ignore[union-attr]
         await wait_for(lambda: len(inbox) == 1)
