@@ -11,6 +11,7 @@
 7. authorisation (registry)        -> ``unauthorised_type``, ``unauthorised_recipient``
    conversation (answers)          -> ``unknown_conversation``
    time-out rules (agreements)     -> ``timeout_rule``
+   escalation and overbrugging     -> ``escalation_rule``, ``bridging_rule``
 8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
                                       ``policy_special_category``
 
@@ -38,6 +39,7 @@ from hub.contract.messages import (
 )
 from hub.contract.policy import Policy
 from hub.contract.registry import Participant, Registry
+from hub.core.escalation_rules import check_escalation_rules
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -150,6 +152,7 @@ class Pipeline:
             recipient = authorise(envelope, sender, self.registry)
             await check_conversation(self.store, envelope)
             await check_timeout_rules(self.timeouts, envelope, self.agreements)
+            await check_escalation_rules(self.store.db, envelope)
             decision = self.policy.evaluate(envelope, document, recipient, now)
         except Refusal as refusal:
             return state.refuse(refusal, self.policy.version)

@@ -27,7 +27,7 @@ from hub.contract.agreements import Agreements
 from hub.contract.messages import MESSAGE_SPECS, Envelope, utc_iso
 from hub.contract.notary import Notary, Thread, notice_id
 from hub.contract.registry import Registry
-from hub.state import audit_events, outbox, timeouts
+from hub.state import audit_events, bridging, escalations, outbox, timeouts
 from hub.state.audit import AuditLog
 from hub.state.audit_events import AuditEntry
 from hub.state.database import Database, Row, StoreUnavailableError, from_ms, to_ms
@@ -116,23 +116,29 @@ class Ledger:
         async with self.db.transaction() as tx:
             await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
                                           rule=rule, decided_at=now)
-            await self._expect(tx, envelope, now)
+            tracked = await escalations.on_routed(tx, envelope, now, self.agreements,
+                                                  self.registry, self.notary, self.audit)
+            await self._expect(tx, envelope, now, responses=not tracked)
             fulfilled = await self._fulfil(tx, envelope, now)
             await timeouts.on_routed(tx, envelope, now)
+            await bridging.on_routed(tx, envelope, now)
             await self.audit.append(entry, tx)
             for answer in fulfilled:
                 await self.audit.append(audit_events.entry_for_answer(
                     answer.awaited, envelope, raw, self.audit.hash_key), tx)
         return fulfilled
 
-    async def _expect(self, tx: Database, envelope: Envelope, now: datetime) -> None:
+    async def _expect(self, tx: Database, envelope: Envelope, now: datetime, *,
+                      responses: bool = True) -> None:
+        """Open the receipt and response expectations; ``responses=False`` when the business
+        answer's deadline is kept by the escalation's own steps (:mod:`hub.state.escalations`)."""
         spec = MESSAGE_SPECS[envelope.type]
         if envelope.recipient == self.registry.hub.id:
             return  # the hub answers such messages itself, at once (a register query)
         wanted = []
         if spec.needs_receipt:
             wanted.append((RECEIPT, self.agreements.receipt_deadline(envelope.recipient)))
-        if spec.responses:
+        if spec.responses and responses:
             wanted.append((RESPONSE, self.agreements.response_deadline(envelope.recipient)))
         for awaited, duration in wanted:
             deadline = duration.after(now)

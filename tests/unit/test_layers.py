@@ -34,6 +34,9 @@ OWNERS = {
     "audit_log": "audit",
     "audit_head": "audit",
     "hub_health": "health",
+    "escalations": "escalations",
+    "escalation_events": "escalations",
+    "bridging": "bridging",
     "schema_migrations": "migrations",
 }
 """Every table of the hub's state and the one module of hub/state that reads and writes it."""
