@@ -33,6 +33,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from hub.contract.registry import Registry
+from hub.ops.case_picture import draw
 from hub.ops.status import case_status, render
 from hub.state import views
 from hub.state.database import Database, from_ms, to_ms
@@ -258,6 +259,7 @@ class Console:
         return TEMPLATES.TemplateResponse(request, "case.html", {
             "title": f"Case {case_id}", "case_id": case_id,
             "timeline": render(status) if found else None,
+            "picture": draw(status, self.clock()) if found else None,
             "refresh": self._refresh(request) if found else 0,
         }, status_code=200 if found else 404)
 

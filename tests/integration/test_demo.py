@@ -91,6 +91,15 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
     assert re.search(r"loket -> gm0193 +bridging.decision +prefinance EUR 2,450.00", out)
     assert re.search(r"loket -> uwv +bridging.settlement +repay EUR 2,450.00", out)
     assert "uwv back office: settlement of EUR 2,450.00 recorded" in out
+    # the escalation as one story: progress, the LET's decision copied to the municipality,
+    # the repayment confirmed, the escalation closed
+    assert re.search(r"loket -> gm0193 +escalation.progress +ML-[^:]+: working on it", out)
+    assert re.search(r"hub -> gm0193 +let.decision +responsible party named: uwv", out)
+    assert re.search(r"uwv -> loket +bridging.repaid +repaid EUR 2,450.00", out)
+    assert re.search(r"loket -> gm0193 +escalation.closed +ML-\S+ closed: let decided", out)
+    ladder = out[out.index("Escalations:"):out.index("Time-outs:")]
+    assert "from gm0193: closed" in ladder and "responsible: uwv" in ladder
+    assert re.search(r"prefinance 2450.00 EUR, repaid, responsible uwv.*open 0.00", ladder)
     assert re.search(r"hub -> gm0193 +timeout.ended +the time-out at belastingdienst ended", out)
     # the hub's own record of the case at the end
     status = out[out.index("Timeline (UTC):"):]
