@@ -166,6 +166,13 @@ async def test_console_in_chromium(console_hub: ConsoleHub, client: ClientFactor
             overdue = page.locator("span.a-overdue").first
             colour = await overdue.evaluate("e => getComputedStyle(e).backgroundColor")
             assert colour == "rgb(179, 38, 30)"  # styled: red
+            # the escalation and the overbrugging ledger, with totals per party
+            ladder = page.locator("table", has=page.locator("th", has_text="escalated by"))
+            assert "decided" in await ladder.inner_text() and REF in await ladder.inner_text()
+            ledger = page.locator("table", has=page.locator("th", has_text="prefinanced"))
+            uwv_row = await ledger.locator("tr", has_text="uwv").inner_text()
+            assert uwv_row.split("\t")[1:6] == ["2,450.00", "0.00", "2,450.00", "2,450.00",
+                                                 "0.00"], uwv_row
             await page.screenshot(path=str(shot), full_page=True)
 
             await row.locator("a", has_text=CASE).click()
