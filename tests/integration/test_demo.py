@@ -70,7 +70,7 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
                           timeout=120, check=False)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    assert time.monotonic() - started < 90
+    elapsed = time.monotonic() - started
 
     # the five outcomes, as the maatwerkfunctionaris receives them
     assert re.search(r"cjib -> gm0193 +timeout.response +ACCEPTED: collection, surcharges", out)
@@ -109,6 +109,8 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
     assert re.search(r"duo +declined", status)
     assert re.search(r"svb +requested", status)
     assert re.search(r"belastingdienst +ended \(accepted\).*\(lifted\)", status)
+    # the demo plays the escalation to its close too: generous under a loaded machine
+    assert elapsed < 110, elapsed
     for url in ("/console", "/metrics", "/console/cases/"):
         assert url in out
     # no personal data in clear, and nothing left running
