@@ -149,7 +149,11 @@ class CaseAdapter:
         try:
             validate_document(signed)
         except Refusal as refusal:
-            field, _, detail = refusal.detail.partition(": ")
+            # The local API names fields dotted (body.bsn); the refusal has JSON Pointers.
+            pointer = refusal.field_paths[0] if refusal.field_paths else ""
+            field = ".".join(part.replace("~1", "/").replace("~0", "~")
+                             for part in pointer.split("/")[1:])
+            _, _, detail = refusal.detail.partition(": ")
             raise PublishError(field or "(message)", detail or refusal.detail) from refusal
         return document
 

@@ -14,22 +14,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    CpuMeter,
-    Inboxes,
-    MessageFactory,
-    Publishers,
-    add_load_arguments,
-    bench_env,
-    machine,
-    queue_depth,
-    run_path,
-    start_hub,
-    start_relay,
-    state_url_for,
-    table,
-    write_json,
-)
+from bench.environment import bench_env, state_url_for
+from bench.load import Inboxes, Publishers, add_load_arguments, run_path
+from bench.measure import CpuMeter
+from bench.messages import MessageFactory
+from bench.processes import queue_depth, start_hub, start_relay
+from bench.report import machine, table, write_json
 from hub.contract import names
 
 COLUMNS = ("rate", "path", "count", "delivered", "msg_per_s", "p50_ms", "p95_ms", "p99_ms",

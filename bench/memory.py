@@ -16,26 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    BenchEnv,
-    Inboxes,
-    MessageFactory,
-    Proc,
-    Publishers,
-    add_load_arguments,
-    bench_env,
-    machine,
-    queue_depth,
-    rss_kib,
-    run_path,
-    start_hub,
-    state_url_for,
-    write_json,
-)
+from bench.environment import BenchEnv, bench_env, state_url_for
+from bench.load import Inboxes, Publishers, add_load_arguments, run_path
+from bench.measure import rss_kib
+from bench.messages import MessageFactory
+from bench.processes import queue_depth, start_hub
+from bench.report import machine, write_json
 from hub.contract import names
+from sandbox import Child
 
 
-async def drive(args: argparse.Namespace, env: BenchEnv, factory: MessageFactory, hub: Proc,
+async def drive(args: argparse.Namespace, env: BenchEnv, factory: MessageFactory, hub: Child,
                 t0: float, progress: list[int]) -> None:
     sent = 0
     async with Publishers(env, args.publishers) as publishers, Inboxes(env) as inboxes:
@@ -83,7 +74,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(2.0)
             end_kib = rss_kib(hub.pid)
             dead = await queue_depth(env, names.DEAD_LETTER_QUEUE) if not interrupted else -1
-            db_bytes = sum(f.stat().st_size for f in env.tmp.glob("hub.sqlite3*"))
+            db_bytes = sum(f.stat().st_size for f in env.root.glob("hub.sqlite3*"))
         finally:
             stop.set()
             await sampler

@@ -29,16 +29,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import (
-    Inboxes,
-    MessageFactory,
-    Publishers,
-    bench_env,
-    queue_depth,
-    run_path,
-    start_hub,
-    state_url_for,
-)
+from bench.environment import bench_env, state_url_for
+from bench.load import Inboxes, Publishers, run_path
+from bench.messages import MessageFactory
+from bench.processes import queue_depth, start_hub
 from hub.contract import names
 
 SPY_RATE = 250
@@ -111,16 +105,21 @@ async def steps(args: argparse.Namespace) -> None:
 
     import aio_pika
 
-    from bench.common import local_env
+    from bench.environment import local_env
     from hub.contract.agreements import load_agreements
     from hub.contract.authenticate import check_broker_identity, check_freshness, check_signature
-    from hub.contract.keys import load_private_key, private_key_path
     from hub.contract.messages import parse_document, validate_document
     from hub.contract.notary import Notary
     from hub.contract.policy import load_policy
     from hub.core.audit_entries import entry_for_route
     from hub.core.outcomes import Inbound, Route
-    from hub.core.pipeline import authorise, check_conversation, check_duplicate
+    from hub.core.pipeline import (
+        authorise,
+        check_conversation,
+        check_duplicate,
+        check_lifetime,
+        content_hash,
+    )
     from hub.core.timeout_rules import check_timeout_rules
     from hub.state.audit import AuditLog
     from hub.state.database import open_database
@@ -137,15 +136,14 @@ async def steps(args: argparse.Namespace) -> None:
         messages = [m for lane in factory.batch(args.count, 2) for m in lane]
         registry = env.registry
         policy, agreements = load_policy(None), load_agreements(None)
-        state_url = f"sqlite:///{env.tmp / 'steps.sqlite3'}"
+        state_url = f"sqlite:///{env.root / 'steps.sqlite3'}"
         if args.state == "postgresql":
-            from bench.common import create_pg_database
 
-            state_url = await create_pg_database(env)
+            state_url = await env.databases.create()
         db = await open_database(state_url)
         await migrate_db(db)
         store = MessageStore(db)
-        notary = Notary(registry, load_private_key(private_key_path(env.keys_dir, "hub")))
+        notary = Notary(registry, env.participants.key("hub"))
         audit_log = AuditLog(db, hash_key=b"bench")
         ledger = Ledger(db, agreements, registry, notary, audit_log)
         metrics = HubMetrics()
@@ -177,7 +175,10 @@ async def steps(args: argparse.Namespace) -> None:
             mark("check_signature (JCS + Ed25519)")
             check_freshness(envelope, now, 300)
             mark("check_freshness")
-            await check_duplicate(store, envelope, inbound, now)
+            check_lifetime(envelope, agreements)
+            digest = content_hash(document)
+            mark("check_lifetime, content_hash (JCS + SHA-256)")
+            await check_duplicate(store, envelope, inbound, now, digest)
             mark("check_duplicate (claim: INSERT + SELECT)")
             recipient = authorise(envelope, sender, registry)
             mark("authorise")
@@ -224,7 +225,7 @@ async def steps(args: argparse.Namespace) -> None:
             time.process_time() - c)
         await db.close()
         if args.state == "sqlite":
-            wall, cpu = plain_sqlite3(env.tmp / "plain.sqlite3", args.count)
+            wall, cpu = plain_sqlite3(env.root / "plain.sqlite3", args.count)
             add("(reference) same SQL, plain sqlite3, no thread hop", wall, cpu)
         n = len(messages)
         total_wall = sum(v[0] for k, v in cost.items() if not k.startswith("("))
@@ -236,11 +237,8 @@ async def steps(args: argparse.Namespace) -> None:
             print(f"{step:48} {1e6 * wall / n:9.0f} {1e6 * cpu / n:9.0f} {share}")
         print(f"{'total (steps)':48} {1e6 * total_wall / n:9.0f} {1e6 * total_cpu / n:9.0f}")
     finally:
-        for url in env.pg_urls:
-            from bench.common import drop_pg_database
-
-            await drop_pg_database(url)
-        _shutil.rmtree(env.tmp, ignore_errors=True)
+        await env.databases.drop_all()
+        _shutil.rmtree(env.root, ignore_errors=True)
 
 
 def plain_sqlite3(path: Path, count: int) -> tuple[float, float]:
@@ -312,7 +310,7 @@ def report(stats_file: Path, top: int) -> str:
 async def main(args: argparse.Namespace) -> None:
     async with bench_env("bench-prof") as env:
         state_url = await state_url_for(env, args.state)
-        out = (args.out or (env.tmp / "hub.prof")).resolve()
+        out = (args.out or (env.root / "hub.prof")).resolve()
         argv = [sys.executable, "-m", "bench.profile", "--serve", str(out)]
         if args.profiler == "py-spy":
             argv = [sys.executable, "-m", "hub", "run"]

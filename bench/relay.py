@@ -19,7 +19,7 @@ import signal
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
-from bench.common import RECIPIENT_HEADER, RELAY_DELIVER, RELAY_INBOUND
+from bench.topology import RECIPIENT_HEADER, RELAY_DELIVER, RELAY_INBOUND
 
 
 async def relay(url: str, prefetch: int) -> None:

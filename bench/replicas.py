@@ -16,21 +16,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    CpuMeter,
-    Inboxes,
-    MessageFactory,
-    Publishers,
-    add_load_arguments,
-    bench_env,
-    create_pg_database,
-    machine,
-    queue_depth,
-    run_path,
-    start_hub,
-    table,
-    write_json,
-)
+from bench.environment import bench_env
+from bench.load import Inboxes, Publishers, add_load_arguments, run_path
+from bench.measure import CpuMeter
+from bench.messages import MessageFactory
+from bench.processes import queue_depth, start_hub
+from bench.report import machine, table, write_json
 from hub.contract import names
 
 COLUMNS = ("round", "replicas", "count", "delivered", "seconds", "msg_per_s", "p50_ms",
@@ -42,7 +33,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     info = machine()
     print(f"machine: {info}")
     async with bench_env("bench-rep") as env:
-        state_url = await create_pg_database(env)
+        state_url = await env.databases.create()
         hub_a = await start_hub(env, state_url, name="hub-a", log_level=args.hub_log_level)
         try:
             factory = MessageFactory(env, args.recipients, args.body_size)

@@ -20,24 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    CpuMeter,
-    Inboxes,
-    MessageFactory,
-    Publishers,
-    RunResult,
-    add_load_arguments,
-    bench_env,
-    machine,
-    queue_depth,
-    run_path,
-    sizes,
-    start_hub,
-    start_relay,
-    state_url_for,
-    table,
-    write_json,
-)
+from bench.environment import bench_env, state_url_for
+from bench.load import Inboxes, Publishers, add_load_arguments, run_path
+from bench.measure import CpuMeter, RunResult
+from bench.messages import MessageFactory, sizes
+from bench.processes import queue_depth, start_hub, start_relay
+from bench.report import machine, table, write_json
 from hub.contract import names
 
 COLUMNS = ("round", "path", "count", "delivered", "seconds", "msg_per_s", "p50_ms", "p95_ms",

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ import aio_pika
 
 from adapters.sdk import Delivery, HubClient
 from hub.config import Settings
+from sandbox import Child, child_env, hub_command, hub_env, spawn
 
 BSN = "123456782"  # passes the elfproef; fictional
 
@@ -104,17 +102,18 @@ async def collect(client: HubClient, *types: str) -> list[Delivery]:
     return got
 
 
-def start_hub(settings: Settings, registry_file: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``python -m hub run`` against the test's vhost and state."""
-    env = {
-        **os.environ,
-        "MAATWERK_REGISTRY": str(registry_file),
-        "AMQP_URL": settings.amqp_url,
-        "MAATWERK_KEYS_DIR": str(settings.keys_dir),
-        "MAATWERK_STATE_URL": settings.state_url,
-        "MAATWERK_HTTP_PORT": "0",
-        "MAATWERK_LOG_LEVEL": "WARNING",
-    }
-    with log.open("ab") as handle:
-        return subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env, stdout=handle,
-                                stderr=subprocess.STDOUT)
+def start_hub(settings: Settings, registry_file: Path, log: Path) -> Child:
+    """``python -m hub run`` against the test's vhost and state, its output appended to ``log``."""
+    env = hub_env(amqp_url=settings.amqp_url, keys_dir=settings.keys_dir,
+                  state_url=settings.state_url, registry_file=registry_file)
+    return spawn("hub", hub_command("run"), child_env(**env), log)
+
+
+def amqp_id(raw: bytes) -> str | None:
+    """The AMQP message_id a correct publisher sets: the envelope id, when the bytes have one."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None

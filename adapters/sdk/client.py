@@ -122,6 +122,16 @@ class Delivery:
         return document
 
 
+def _envelope_id(body: bytes) -> str | None:
+    """The ``id`` of a JSON message, when the bytes are one and have a string id."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
 Reply = dict[str, Any] | None
 Handler = Callable[[Delivery], Awaitable[Reply]]
 GiveUp = Callable[[Delivery, TransientError], Awaitable[Reply]]
@@ -237,8 +247,11 @@ class HubClient:
         """Publish bytes as they are (tests use it for malformed input); confirm awaited.
 
         ``user_id`` defaults to this participant's broker user; pass None to leave it out.
+        ``message_id`` defaults to the envelope id the bytes carry (the hub refuses any other).
         """
         assert self._inbound is not None, "connect() first"
+        if message_id is None:
+            message_id = _envelope_id(body)
         await self._inbound.publish(
             aio_pika.Message(
                 body, message_id=message_id, content_type="application/json",
@@ -376,6 +389,18 @@ class HubClient:
             del self._active[envelope.id]
             done.set()
 
+    async def _answer_time(self, message_id: UUID) -> datetime:
+        """When this message's receipt and answer are made: recorded on first handling, so that
+        a receipt or answer sent again after a crash is byte for byte the same message (the hub
+        refuses the same id with other content as ``id_conflict``)."""
+        assert self._handled is not None
+        recorded = await self._handled.recall(message_id, "answer-time")
+        if recorded is not None:
+            return datetime.fromisoformat(json.loads(recorded))
+        moment = utc_iso(self.clock())
+        await self._handled.remember(message_id, "answer-time", json.dumps(moment))
+        return datetime.fromisoformat(moment)
+
     async def _process_once(self, message: AbstractIncomingMessage, document: dict[str, Any],
                             envelope: Envelope, handler: Handler) -> None:
         assert self._handled is not None
@@ -385,7 +410,8 @@ class HubClient:
             return
         delivery = Delivery(envelope=envelope, document=document, raw=message.body,
                             redelivered=bool(message.redelivered), me=self.id,
-                            created_at=self.clock(), journal=self._handled)
+                            created_at=await self._answer_time(envelope.id),
+                            journal=self._handled)
         await self._send_receipt(delivery)
         try:
             handled, reply = await self._handle(delivery, handler)

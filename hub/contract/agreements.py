@@ -39,18 +39,20 @@ class _Strict(BaseModel):
 
 
 class Duration(_Strict):
-    """Exactly one of seconds, minutes, hours or working_days."""
+    """Exactly one of seconds, minutes, hours, days or working_days."""
 
     seconds: float | None = Field(default=None, gt=0)
     minutes: float | None = Field(default=None, gt=0)
     hours: float | None = Field(default=None, gt=0)
+    days: float | None = Field(default=None, gt=0)
     working_days: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _one(self) -> Duration:
-        given = [v for v in (self.seconds, self.minutes, self.hours, self.working_days) if v]
+        given = [v for v in (self.seconds, self.minutes, self.hours, self.days,
+                             self.working_days) if v]
         if len(given) != 1:
-            raise ValueError("give exactly one of seconds, minutes, hours, working_days")
+            raise ValueError("give exactly one of seconds, minutes, hours, days, working_days")
         return self
 
     def after(self, start: datetime) -> datetime:
@@ -60,7 +62,8 @@ class Duration(_Strict):
         of Europe/Amsterdam; the deadline keeps the local time of day of ``start``.
         """
         if self.working_days is None:
-            seconds = (self.seconds or 0) + (self.minutes or 0) * 60 + (self.hours or 0) * 3600
+            seconds = ((self.seconds or 0) + (self.minutes or 0) * 60 + (self.hours or 0) * 3600
+                       + (self.days or 0) * 86400)
             return start + timedelta(seconds=seconds)
         local = start.astimezone(CALENDAR_ZONE)
         day, left = local.date(), self.working_days
@@ -119,12 +122,28 @@ class BridgingTerms(_Strict):
     overdue_after: Duration = Field(default_factory=lambda: Duration(working_days=5))
 
 
+class Lifetimes(_Strict):
+    """The longest a message may live (``expires_at - created_at``), per message type."""
+
+    default: Duration
+    per_type: dict[str, Duration] = Field(default_factory=dict)
+
+
+DEFAULT_MAX_LIFETIME = Duration(days=30)
+
+
 class Agreements(_Strict):
     version: str
     deadlines: DeadlineTable
     timeouts: TimeoutRules
     escalation: EscalationDeadlines = Field(default_factory=EscalationDeadlines)
     bridging: BridgingTerms = Field(default_factory=BridgingTerms)
+
+    lifetimes: Lifetimes = Lifetimes(default=DEFAULT_MAX_LIFETIME)
+
+    def max_lifetime(self, message_type: str) -> Duration:
+        """How long a message of ``message_type`` may live at most."""
+        return self.lifetimes.per_type.get(message_type, self.lifetimes.default)
 
     def receipt_deadline(self, recipient: str) -> Duration:
         own = self.deadlines.per_participant.get(recipient)

@@ -3,6 +3,7 @@
 1. size limit                      -> ``oversize``
 2. parse (JSON, type, schema)      -> ``malformed_json``, ``unknown_type``, ``schema_violation``
 3. broker identity (AMQP user_id)  -> ``missing_user_id``, ``user_id_mismatch``, ``unknown_sender``
+   AMQP message_id = envelope id    -> ``message_id_mismatch``
 4. signature (registered key)      -> ``missing_signature``, ``unknown_key``, ``key_revoked``,
                                       ``key_not_valid``, ``bad_signature``
 5. freshness                       -> ``expired``, ``clock_skew``
@@ -18,6 +19,7 @@ message id and sender that could be read.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +48,7 @@ class Authentication:
     document: dict[str, Any] | None = None
     envelope: Envelope | None = None
     sender: Participant | None = None
+    content_sha256: str | None = None  # see content_digest, once the signature verified
 
 
 def check_size(raw: bytes, limit: int | None) -> None:
@@ -71,9 +74,28 @@ def check_broker_identity(
     return sender
 
 
+def check_message_id(message_id: str | None, document: dict[str, Any]) -> None:
+    """Step 3: the AMQP ``message_id`` property is the envelope ``id``, character for character."""
+    if message_id != document.get("id"):
+        shown = "not set" if not message_id else repr(message_id[:64])
+        raise Refusal(
+            ReasonCode.MESSAGE_ID_MISMATCH,
+            f"the AMQP message_id ({shown}) must equal the envelope id",
+            field_paths=["/id"],
+        )
+
+
+def content_digest(signed: bytes, document: dict[str, Any]) -> str:
+    """Hex SHA-256 that identifies a message's content: over its signing input (RFC 8785 bytes
+    without ``signature.value``) followed by the ``signature.value`` characters. Two messages
+    have the same digest exactly when they have the same canonical bytes."""
+    value = str(document["signature"]["value"])
+    return hashlib.sha256(signed + value.encode("ascii")).hexdigest()
+
+
 def check_signature(
     document: dict[str, Any], envelope: Envelope, registry: Registry, now: datetime
-) -> None:
+) -> bytes:
     """Step 4: refuse unless ``document`` is signed by a key of its sender.
 
     The key named by ``signature.kid`` must belong to ``envelope.sender``, be valid at
@@ -84,7 +106,7 @@ def check_signature(
     public_raw = registry.key_for(
         envelope.sender, envelope.signature.kid, at=envelope.created_at, now=now
     )
-    verify_document(document, public_raw)
+    return verify_document(document, public_raw)
 
 
 def check_freshness(envelope: Envelope, now: datetime, skew_seconds: int) -> None:
@@ -105,9 +127,12 @@ def check_freshness(envelope: Envelope, now: datetime, skew_seconds: int) -> Non
 def authenticate(
     raw: bytes, broker_user: str | None, registry: Registry, now: datetime, *,
     limits: Limits | None = None, check_identity: bool = True,
-    into: Authentication | None = None,
+    into: Authentication | None = None, message_id: str | None = None,
 ) -> Authentication:
-    """Run steps 1-5 on ``raw``; return what they established or raise the first Refusal."""
+    """Run steps 1-5 on ``raw``; return what they established or raise the first Refusal.
+
+    ``message_id`` is the AMQP property; with ``check_identity`` it must equal the envelope id.
+    """
     limits = limits or Limits()
     result = into if into is not None else Authentication()
     check_size(raw, limits.max_message_bytes)
@@ -115,7 +140,9 @@ def authenticate(
     result.envelope = envelope = validate_document(document, raw)
     if check_identity:
         result.sender = check_broker_identity(broker_user, envelope, registry)
-    check_signature(document, envelope, registry, now)
+        check_message_id(message_id, document)
+    signed = check_signature(document, envelope, registry, now)
+    result.content_sha256 = content_digest(signed, document)
     if not check_identity:
         result.sender = registry.get(envelope.sender)
     check_freshness(envelope, now, limits.clock_skew_seconds)

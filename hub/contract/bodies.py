@@ -22,14 +22,15 @@ from uuid import UUID
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
-from hub.contract.errors import ReasonCode
-from hub.contract.identifiers import Bsn, CbsCode, ParticipantId
+from hub.contract.errors import ReasonCode, rule_error
+from hub.contract.identifiers import Bsn, CbsCode, ParticipantId, WholeNumber, whole_number
 
 
 class DataCategory(StrEnum):
@@ -67,6 +68,8 @@ class Body(BaseModel):
 
 
 C = DataCategory
+# Constraint inside the type, so that it holds (and is published) also as ``Cents | None``.
+Cents = Annotated[int, Field(ge=0), BeforeValidator(whole_number)]
 FreeText = str
 _TEXT = {"min_length": 1, "max_length": 4000}
 
@@ -199,7 +202,7 @@ class LetReferral(Body):
     agencies_involved: list[ParticipantId] = field(C.OPERATIONAL, min_length=1)
     problem_areas: list[ProblemArea] = field(C.OPERATIONAL, min_length=1)
     question: FreeText = field(C.FREE_TEXT, **_TEXT)
-    bridging_amount_cents: int | None = field(C.FINANCIAL, default=None, ge=0)
+    bridging_amount_cents: Cents | None = field(C.FINANCIAL, default=None)
 
 
 class LetDecision(Body):
@@ -236,7 +239,7 @@ class TimeoutRequest(Body):
     bsn: Bsn = field(C.IDENTIFYING)
     references: AgencyReferences = field(C.REFERENCE)
     requested_from: date = field(C.OPERATIONAL)
-    requested_months: int = field(C.OPERATIONAL, ge=1, le=12)
+    requested_months: WholeNumber = field(C.OPERATIONAL, ge=1, le=12)
     reason_code: TimeoutReason = field(C.OPERATIONAL)
     scope: list[PauseScope] = field(C.OPERATIONAL, min_length=1)
     debt_assistance_started: bool = field(C.OPERATIONAL, default=False)
@@ -260,25 +263,30 @@ class TimeoutResponse(Body):
 
     @model_validator(mode="after")
     def _consistent(self) -> TimeoutResponse:
+        # The JSON Schema carries these as if/then (see schemas.json_schema.BODY_RULES), except
+        # the date comparison, which it lists as a rule it cannot express.
         if self.outcome is TimeoutOutcome.DECLINED:
             if self.reason_code is None:
-                raise ValueError("a declined time-out needs a reason_code")
+                raise rule_error("a declined time-out needs a reason_code", "reason_code")
             return self
         if self.effective_from is None or self.effective_until is None:
-            raise ValueError("an accepted time-out needs effective_from and effective_until")
+            raise rule_error("an accepted time-out needs effective_from and effective_until",
+                            "effective_from", "effective_until")
         if self.effective_until < self.effective_from:
-            raise ValueError("effective_until is before effective_from")
+            raise rule_error("effective_until is before effective_from", "effective_until")
         if not self.paused_scope:
-            raise ValueError("an accepted time-out names what it pauses in paused_scope")
+            raise rule_error("an accepted time-out names what it pauses in paused_scope",
+                            "paused_scope")
         if self.outcome is TimeoutOutcome.PARTIALLY_ACCEPTED and self.reason_code is None:
-            raise ValueError("a partially accepted time-out needs a reason_code for what is not")
+            raise rule_error("a partially accepted time-out needs a reason_code for what is not",
+                            "reason_code")
         return self
 
 
 class TimeoutExtend(Body):
     """Municipality -> agency: extend an active time-out."""
 
-    extend_months: int = field(C.OPERATIONAL, ge=1, le=12)
+    extend_months: WholeNumber = field(C.OPERATIONAL, ge=1, le=12)
     reason_code: TimeoutReason = field(C.OPERATIONAL)
     debt_assistance_started: bool = field(C.OPERATIONAL, default=False)
 
@@ -351,7 +359,7 @@ class BridgingDecision(Body):
 
     loket_reference: str = field(C.REFERENCE, min_length=1, max_length=64)
     decision: Literal["prefinance", "guarantee", "declined"] = field(C.OPERATIONAL)
-    amount_cents: int = field(C.FINANCIAL, ge=0)
+    amount_cents: WholeNumber = field(C.FINANCIAL, ge=0)
     creditor_kind: Literal[
         "housing_corporation", "energy_supplier", "water_company", "health_insurer", "other"
     ] = field(C.OPERATIONAL)
@@ -363,7 +371,7 @@ class BridgingSettlement(Body):
 
     loket_reference: str = field(C.REFERENCE, min_length=1, max_length=64)
     responsible_party: ParticipantId = field(C.OPERATIONAL)
-    amount_cents: int = field(C.FINANCIAL, ge=0)
+    amount_cents: WholeNumber = field(C.FINANCIAL, ge=0)
     due_on: date = field(C.OPERATIONAL)
 
 

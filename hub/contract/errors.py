@@ -45,6 +45,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic_core import PydanticCustomError
+
 
 class ReasonCode(StrEnum):
     """Why a message was refused. Stable strings: adapters switch on them."""
@@ -74,6 +76,9 @@ class ReasonCode(StrEnum):
     ID_REUSED = "id_reused"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     UNROUTABLE = "unroutable"
+    ID_CONFLICT = "id_conflict"
+    MESSAGE_ID_MISMATCH = "message_id_mismatch"
+    LIFETIME_EXCEEDED = "lifetime_exceeded"
 
 
 class HubError(Exception):
@@ -89,12 +94,33 @@ class KeyStoreError(HubError):
 
 
 class Refusal(HubError):
-    """An inbound message is refused with a named reason."""
+    """An inbound message is refused with a named reason.
 
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
+    ``field_paths`` are JSON Pointers (RFC 6901) into the whole message, e.g. ``/body/bsn``:
+    the one path style of every refusal.
+    """
+
+    def __init__(
+        self, reason: ReasonCode, detail: str, *, field_paths: list[str] | None = None
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.field_paths = list(field_paths or [])
+
+
+RULE_ERROR = "contract_rule"
+
+
+def rule_error(message: str, *fields: str) -> PydanticCustomError:
+    """A contract rule across fields failed (raise it in a model validator); names the fields,
+    relative to the model, in the error's context so the refusal's field_paths can name them."""
+    return PydanticCustomError(RULE_ERROR, message, {"fields": fields})
+
+
+def json_pointer(*parts: object) -> str:
+    """The RFC 6901 JSON Pointer of a path: ``("body", "scope", 0)`` -> ``/body/scope/0``."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 class PolicyRefusal(Refusal):
@@ -103,6 +129,5 @@ class PolicyRefusal(Refusal):
     def __init__(
         self, reason: ReasonCode, detail: str, *, rule: str | None, field_paths: list[str]
     ) -> None:
-        super().__init__(reason, detail)
+        super().__init__(reason, detail, field_paths=field_paths)
         self.rule = rule
-        self.field_paths = field_paths

@@ -11,9 +11,9 @@ with the field path. The ``Annotated`` types below are what the message models u
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 _OIN_RE = re.compile(r"[0-9]{20}")
@@ -69,3 +69,15 @@ CaseId = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
     AfterValidator(validate_case_id),
 ]
+
+
+def whole_number(value: Any) -> Any:
+    """A JSON number with a zero fraction (``4.0``) is the integer it writes (JSON Schema counts
+    it as an integer; RFC 8785 writes it ``4``); anything else is left for strict validation."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer that also accepts a zero fraction (Java and C# serialisers emit 4.0).
+WholeNumber = Annotated[int, BeforeValidator(whole_number)]

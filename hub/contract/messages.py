@@ -28,7 +28,7 @@ from pydantic import (
 
 from hub.contract import bodies as b
 from hub.contract.canonical import JsonError, loads_strict
-from hub.contract.errors import ReasonCode, Refusal
+from hub.contract.errors import RULE_ERROR, ReasonCode, Refusal, json_pointer, rule_error
 from hub.contract.identifiers import CaseId, ParticipantId
 
 SCHEMA_VERSION = "1.0"
@@ -76,16 +76,18 @@ class Envelope(BaseModel):
     def _envelope_rules(self) -> Envelope:
         spec = MESSAGE_SPECS[self.type]
         if self.expires_at <= self.created_at:
-            raise ValueError("expires_at must be after created_at")
+            raise rule_error("expires_at must be after created_at", "expires_at")
         if self.purpose not in spec.purposes:
             allowed = ", ".join(sorted(p.value for p in spec.purposes))
-            raise ValueError(
-                f"purpose {self.purpose.value} is not allowed for {self.type}: {allowed}"
+            raise rule_error(
+                f"purpose {self.purpose.value} is not allowed for {self.type}: {allowed}",
+                "purpose",
             )
         if spec.reply and self.in_reply_to is None:
-            raise ValueError(f"{self.type} answers another message: in_reply_to is required")
+            raise rule_error(f"{self.type} answers another message: in_reply_to is required",
+                            "in_reply_to")
         if self.sender == self.recipient:
-            raise ValueError("sender and recipient must differ")
+            raise rule_error("sender and recipient must differ", "recipient")
         return self
 
 
@@ -196,11 +198,33 @@ MESSAGE_MODELS: dict[str, type[Envelope]] = {t: _message_model(s) for t, s in ME
 MESSAGE_TYPES: tuple[str, ...] = tuple(MESSAGE_SPECS)
 
 
+def _loc_parts(loc: tuple[int | str, ...]) -> list[int | str]:
+    """The field names and indices of a pydantic location (union tags and the like left out)."""
+    return [p for p in loc if isinstance(p, int) or p.isidentifier()]
+
+
+def _item_paths(item: Any) -> list[str]:
+    base = _loc_parts(item["loc"])
+    fields = (item.get("ctx") or {}).get("fields") if item["type"] == RULE_ERROR else None
+    if fields:
+        return [json_pointer(*base, name) for name in fields]
+    return [json_pointer(*base)]
+
+
+def error_paths(error: ValidationError) -> list[str]:
+    """JSON Pointers (RFC 6901) of every field a validation error names, in order, once each."""
+    paths: list[str] = []
+    for item in error.errors():
+        paths.extend(p for p in _item_paths(item) if p not in paths)
+    return paths
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
-        where = ".".join(str(p) for p in item["loc"]) or "(message)"
-        parts.append(f"{where}: {item['msg']}")
+        where = ", ".join(p or "(message)" for p in _item_paths(item))
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
     more = error.error_count() - 5
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
@@ -229,7 +253,8 @@ def validate_document(document: dict[str, Any], raw: bytes | None = None) -> Env
     try:
         return MESSAGE_MODELS[type_name].model_validate_json(raw)
     except ValidationError as exc:
-        raise Refusal(ReasonCode.SCHEMA_VIOLATION, _describe(exc)) from exc
+        raise Refusal(ReasonCode.SCHEMA_VIOLATION, _describe(exc),
+                      field_paths=error_paths(exc)) from exc
 
 
 def parse_message(raw: bytes) -> tuple[dict[str, Any], Envelope]:

@@ -8,7 +8,12 @@
 - ``maatwerk.inbox.<participant>`` (quorum queue): one per participant, bound with its id.
 - ``maatwerk.dead-letter`` (exchange, fanout) and ``maatwerk.dead-letter`` (quorum queue): refused
   and poison messages, with the reason in the headers ``x-maatwerk-reason``,
-  ``x-maatwerk-detail`` and ``x-maatwerk-source``.
+  ``x-maatwerk-detail``, ``x-maatwerk-source`` (always ``hub``: who refused it) and
+  ``x-maatwerk-user-id`` (the broker user that published it).
+
+Deliveries to an inbox carry ``x-maatwerk-sender`` (the envelope sender) and, on a routed
+participant message, ``x-maatwerk-rule`` and ``x-maatwerk-policy-version`` (the policy rule
+that allowed it). The AsyncAPI document lists them all; a test compares it with real deliveries.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ INBOX_PREFIX = "maatwerk.inbox."
 HEADER_REASON = "x-maatwerk-reason"
 HEADER_DETAIL = "x-maatwerk-detail"
 HEADER_SOURCE = "x-maatwerk-source"
+HEADER_USER_ID = "x-maatwerk-user-id"
+HEADER_SENDER = "x-maatwerk-sender"
+HEADER_RULE = "x-maatwerk-rule"
+HEADER_POLICY_VERSION = "x-maatwerk-policy-version"
+HUB_SOURCE = "hub"
 
 
 def inbox(participant_id: str) -> str:

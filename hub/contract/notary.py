@@ -22,9 +22,18 @@ _NAMESPACE = UUID("6f1d0c7e-5a86-4f4e-9a55-2b8f3c0d9e11")
 UNKNOWN_CASE = "unknown"
 
 
-def notice_id(kind: str, about: UUID) -> UUID:
-    """The stable id of the hub's ``kind`` notice about message ``about``."""
-    return uuid5(_NAMESPACE, f"{kind}:{about}")
+NOTICE_NAMESPACE = _NAMESPACE
+
+
+def notice_id(kind: str, about: UUID, extra: str | None = None) -> UUID:
+    """The stable id of the hub's ``kind`` notice about message ``about``.
+
+    UUIDv5 in :data:`NOTICE_NAMESPACE` of the name ``<kind>:<about>`` (``about`` in its lowercase
+    hyphenated form), or ``<kind>:<about>:<extra>`` when ``extra`` is given (a refusal of a
+    reused id: ``extra`` is the hex SHA-256 of the refused message's canonical bytes).
+    """
+    name = f"{kind}:{about}" + (f":{extra}" if extra else "")
+    return uuid5(_NAMESPACE, name)
 
 
 def encode(document: dict[str, Any]) -> bytes:

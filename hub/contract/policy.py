@@ -24,7 +24,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.contract.bodies import CATEGORY_KEY, DataCategory
-from hub.contract.errors import ConfigError, HubError, PolicyRefusal, ReasonCode
+from hub.contract.errors import ConfigError, HubError, PolicyRefusal, ReasonCode, json_pointer
 from hub.contract.messages import MESSAGE_SPECS, Envelope, Purpose
 from hub.contract.registry import (
     Kind,
@@ -238,12 +238,16 @@ class Policy:
             return PolicyDecision(version=self.version, rule=rule.id)
         categories = _categories(body_model)
         special = any(_sensitive(categories.get(p)) for p in offending)
-        listed = ", ".join(f"{p} ({_name(categories.get(p))})" for p in offending)
+        pointers = [json_pointer("body", *p.split(".")) for p in offending]
+        listed = ", ".join(
+            f"{ptr} ({_name(categories.get(p))})"
+            for p, ptr in zip(offending, pointers, strict=True)
+        )
         raise PolicyRefusal(
             ReasonCode.POLICY_SPECIAL_CATEGORY if special else ReasonCode.POLICY_FIELD_NOT_ALLOWED,
             f"rule {rule.id} (policy {self.version}) does not allow these fields of "
             f"{envelope.type} to {recipient.id}: {listed}",
-            rule=rule.id, field_paths=offending,
+            rule=rule.id, field_paths=pointers,
         )
 
     def explain(

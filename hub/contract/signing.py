@@ -72,8 +72,9 @@ def _public_key(public_raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public_raw)
 
 
-def verify_document(document: dict[str, Any], public_raw: bytes) -> None:
-    """Raise a BAD_SIGNATURE refusal unless ``document`` is signed by ``public_raw``."""
+def verify_document(document: dict[str, Any], public_raw: bytes) -> bytes:
+    """Raise a BAD_SIGNATURE refusal unless ``document`` is signed by ``public_raw``; return the
+    signing input (the JCS bytes without ``signature.value``) it verified."""
     signature = document.get("signature")
     value = signature.get("value") if isinstance(signature, dict) else None
     if not isinstance(value, str):
@@ -82,6 +83,8 @@ def verify_document(document: dict[str, Any], public_raw: bytes) -> None:
         raise Refusal(ReasonCode.BAD_SIGNATURE, f"signature.alg must be {ALG}")
     try:
         raw_signature = b64url_decode(value)
-        _public_key(public_raw).verify(raw_signature, signing_input(document))
+        signed = signing_input(document)
+        _public_key(public_raw).verify(raw_signature, signed)
     except (InvalidSignature, ValueError) as exc:
         raise Refusal(ReasonCode.BAD_SIGNATURE, "the signature does not verify") from exc
+    return signed

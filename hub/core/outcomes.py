@@ -28,6 +28,7 @@ class Inbound:
     body: bytes
     user_id: str | None
     redelivered: bool = False
+    message_id: str | None = None  # the AMQP property; must equal the envelope id
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Refuse:
     rule: str | None = None
     field_paths: tuple[str, ...] = ()
     policy_version: str | None = None
+    case_id: str | None = None  # read from the message even when it did not validate
+    conversation_id: UUID | None = None
+    content_sha256: str | None = None  # the content digest, when the signature verified
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,14 @@
 1. size limit                      -> ``oversize``
 2. parse (JSON, type, schema)      -> ``malformed_json``, ``unknown_type``, ``schema_violation``
 3. broker identity (AMQP user_id)  -> ``missing_user_id``, ``user_id_mismatch``, ``unknown_sender``
+   AMQP message_id = envelope id    -> ``message_id_mismatch``
 4. signature (registered key)      -> ``missing_signature``, ``unknown_key``, ``key_revoked``,
                                       ``key_not_valid``, ``bad_signature``
 5. freshness                       -> ``expired``, ``clock_skew``
-6. duplicate (durable, shared)     -> not an error: the original outcome is answered again;
-                                      ``id_reused`` when another sender used the id
+   lifetime (agreements)           -> ``lifetime_exceeded``
+6. duplicate (durable, shared)     -> same id, same canonical bytes: not an error, the original
+                                      outcome is answered again; same id, other content from the
+                                      same sender: ``id_conflict``; another sender: ``id_reused``
 7. authorisation (registry)        -> ``unauthorised_type``, ``unauthorised_recipient``
    conversation (answers)          -> ``unknown_conversation``
    time-out rules (agreements)     -> ``timeout_rule``
@@ -25,20 +28,25 @@ above.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from hub.contract.agreements import Agreements
-from hub.contract.authenticate import Authentication, Limits, authenticate
+from hub.contract.authenticate import Authentication, Limits, authenticate, content_digest
 from hub.contract.errors import PolicyRefusal, ReasonCode, Refusal
+from hub.contract.identifiers import validate_case_id
 from hub.contract.messages import (
     MESSAGE_SPECS,
     Envelope,
     message_id_of,
+    utc_iso,
 )
 from hub.contract.policy import Policy
 from hub.contract.registry import Participant, Registry
+from hub.contract.signing import signing_input
 from hub.core.escalation_rules import check_escalation_rules
 from hub.core.outcomes import (
     Duplicate,
@@ -57,20 +65,49 @@ Clock = Callable[[], datetime]
 
 # -- the steps ---------------------------------------------------------------------------------
 
+def content_hash(document: dict[str, Any]) -> str:
+    """The content digest of a signed message (:func:`content_digest`), computed afresh."""
+    return content_digest(signing_input(document), document)
+
+
+def check_lifetime(envelope: Envelope, agreements: Agreements) -> None:
+    """Step 5: ``expires_at - created_at`` is at most the agreed lifetime of the type."""
+    latest = agreements.max_lifetime(envelope.type).after(envelope.created_at)
+    if envelope.expires_at > latest:
+        raise Refusal(
+            ReasonCode.LIFETIME_EXCEEDED,
+            f"expires_at {utc_iso(envelope.expires_at)} is after {utc_iso(latest)}: a "
+            f"{envelope.type} may live at most until then (agreements {agreements.version})",
+            field_paths=["/expires_at"],
+        )
+
+
 async def check_duplicate(
-    store: MessageStore, envelope: Envelope, inbound: Inbound, now: datetime
+    store: MessageStore, envelope: Envelope, inbound: Inbound, now: datetime, digest: str
 ) -> MessageRecord | None:
     """Claim the id; return the earlier record when this id was already handled or is in hand.
+
+    The same id with the same canonical bytes (``digest``) is a copy: its earlier record is
+    returned, so the original outcome is answered again. The same id with other content is
+    refused (``id_conflict``, or ``id_reused`` from another sender), never routed.
 
     A *redelivered* message whose claim is still ``processing`` belonged to a hub that died before
     deciding: it is taken over (returns None) so nothing is lost. A first delivery that finds a
     claim in progress is a copy published twice; the other copy is decided elsewhere.
     """
-    claim = await store.claim(envelope, now)
+    claim = await store.claim(envelope, now, digest)
     if claim.new:
         return None
     if claim.record.sender != envelope.sender:
-        raise Refusal(ReasonCode.ID_REUSED, "this message id is used by another sender")
+        raise Refusal(ReasonCode.ID_REUSED, "this message id is used by another sender",
+                      field_paths=["/id"])
+    if claim.record.content_sha256 not in (None, digest):
+        raise Refusal(
+            ReasonCode.ID_CONFLICT,
+            f"message id {envelope.id} was used before for other content; a message sent again "
+            "must have the same canonical bytes (same created_at, body and signature)",
+            field_paths=["/id"],
+        )
     if claim.record.status == PROCESSING and inbound.redelivered:
         return None
     return claim.record
@@ -143,9 +180,12 @@ class Pipeline:
         state = _State(inbound, self.registry)
         try:
             auth = authenticate(inbound.body, inbound.user_id, self.registry, now,
-                                limits=self.settings, into=state.auth)
+                                limits=self.settings, into=state.auth,
+                                message_id=inbound.message_id)
             envelope, sender, document = _authenticated(auth)
-            original = await check_duplicate(self.store, envelope, inbound, now)
+            check_lifetime(envelope, self.agreements)
+            state.digest = auth.content_sha256 or content_hash(document)
+            original = await check_duplicate(self.store, envelope, inbound, now, state.digest)
             if original is not None:
                 return Duplicate(envelope=envelope, sender=sender, original=original)
             state.claimed = True
@@ -174,21 +214,50 @@ class _State:
         self.registry = registry
         self.auth = Authentication()
         self.claimed = False
+        self.digest: str | None = None
 
     def refuse(self, refusal: Refusal, policy_version: str) -> Refuse:
         policy = refusal if isinstance(refusal, PolicyRefusal) else None
         notify = self.registry.by_broker_user(self.inbound.user_id or "")
         envelope = self.auth.envelope
+        document = self.auth.document or {}
         return Refuse(
             reason=refusal.reason,
             detail=refusal.detail,
             message_id=envelope.id if envelope else (
-                message_id_of(self.auth.document) if self.auth.document else None
-            ),
+                message_id_of(document) or _uuid(self.inbound.message_id)),
             notify=notify if notify is not None and notify.kind != "hub" else None,
             envelope=envelope,
             claimed=self.claimed,
             rule=policy.rule if policy else None,
-            field_paths=tuple(policy.field_paths) if policy else (),
+            field_paths=tuple(refusal.field_paths),
             policy_version=policy_version if policy else None,
+            case_id=envelope.case_id if envelope else _case_id(document.get("case_id")),
+            conversation_id=envelope.conversation_id if envelope else _uuid(
+                document.get("conversation_id")),
+            content_sha256=self.digest,
         )
+
+
+def _uuid(value: Any) -> UUID | None:
+    """``value`` as a UUID, when it is a string that reads as one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+def _case_id(value: Any) -> str | None:
+    """A case id read from a message that did not validate, when it is a valid case id (and so
+    carries no BSN-like run of digits)."""
+    if not isinstance(value, str) or not _CASE_ID.fullmatch(value):
+        return None
+    try:
+        return validate_case_id(value)
+    except ValueError:
+        return None
+
+
+_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
+from uuid import uuid4
 
 import aio_pika
 import stamina
@@ -30,8 +31,9 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from aiormq.exceptions import AMQPError
 
 from hub.contract import names
-from hub.contract.messages import Envelope, utc_iso
-from hub.contract.notary import Notary, notice_id
+from hub.contract.errors import ReasonCode
+from hub.contract.messages import Envelope, Purpose, utc_iso
+from hub.contract.notary import UNKNOWN_CASE, Notary, Thread, notice_id
 from hub.contract.registry import Participant
 from hub.core import audit_entries
 from hub.core.outcomes import (
@@ -94,7 +96,8 @@ class Router:
         self._idle.clear()
         try:
             inbound = Inbound(body=message.body, user_id=message.user_id,
-                              redelivered=bool(message.redelivered))
+                              redelivered=bool(message.redelivered),
+                              message_id=message.message_id)
             await self._with_retry(inbound)
             await message.ack()
         except Exception:
@@ -163,8 +166,8 @@ class Router:
             await local(route)
         else:
             await self._publish(route.recipient.id, route.body, envelope, {
-                "x-maatwerk-policy-version": route.policy_version,
-                "x-maatwerk-rule": route.rule,
+                names.HEADER_POLICY_VERSION: route.policy_version,
+                names.HEADER_RULE: route.rule,
             })
         fulfilled = await self.ledger.record_routed(
             envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
@@ -182,8 +185,8 @@ class Router:
         headers = {
             names.HEADER_REASON: refuse.reason.value,
             names.HEADER_DETAIL: refuse.detail[:1000],
-            names.HEADER_SOURCE: "hub",
-            "x-maatwerk-user-id": inbound.user_id or "",
+            names.HEADER_SOURCE: names.HUB_SOURCE,
+            names.HEADER_USER_ID: inbound.user_id or "",
         }
         await self._publish_dead(inbound.body, refuse, headers)
         if refuse.notify is not None:
@@ -237,9 +240,16 @@ class Router:
         if refuse.policy_version:
             body["policy_version"] = refuse.policy_version
         about = refuse.envelope if refuse.envelope and refuse.envelope.sender == to.id else None
+        thread = None if about else Thread(
+            case_id=refuse.case_id or UNKNOWN_CASE,
+            conversation_id=refuse.conversation_id or uuid4(), purpose=Purpose.COORDINATION)
+        # A reused id gets a notice of its own: the original's notice (if any) has the plain id.
+        reused = refuse.reason in (ReasonCode.ID_CONFLICT, ReasonCode.ID_REUSED)
         envelope, raw = self.notary.sign(
             type="notice.refused", recipient=to.id, body=body, now=self.clock(), about=about,
-            message_id=notice_id("refused", refuse.message_id) if refuse.message_id else None,
+            thread=thread, message_id=notice_id(
+                "refused", refuse.message_id, refuse.content_sha256 if reused else None,
+            ) if refuse.message_id else None,
         )
         await self._publish(to.id, raw, envelope, {})
 
@@ -268,7 +278,7 @@ class Router:
         sent = 0
         for item in await outbox.claim_pending(self.ledger.db, self.replica):
             await self._publish_raw(item.recipient, item.body, item.id, item.type,
-                                    {"x-maatwerk-sender": self.notary.hub_id})
+                                    {names.HEADER_SENDER: self.notary.hub_id})
             await outbox.mark_sent(self.ledger.db, item.id)
             self.metrics.hub_messages.labels(item.type).inc()
             sent += 1
@@ -278,7 +288,7 @@ class Router:
         self, recipient: str, body: bytes, envelope: Envelope, headers: dict[str, Any]
     ) -> None:
         await self._publish_raw(recipient, body, str(envelope.id), envelope.type,
-                                {"x-maatwerk-sender": envelope.sender, **headers})
+                                {names.HEADER_SENDER: envelope.sender, **headers})
 
     async def _publish_raw(self, recipient: str, body: bytes, message_id: str, type_name: str,
                            headers: dict[str, Any]) -> None:

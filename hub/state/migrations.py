@@ -127,7 +127,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS hub_health (replica TEXT PRIMARY KEY, "
         "checked_at BIGINT NOT NULL)",
     ]),
-    (5, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
+    (5, "messages.content_sha256: the canonical bytes' hash, to tell a copy from a reused id", [
+        "ALTER TABLE messages ADD COLUMN content_sha256 TEXT",
+    ]),
+    (6, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
         """CREATE TABLE IF NOT EXISTS escalations (
             escalation_id TEXT PRIMARY KEY,
             case_id TEXT NOT NULL,

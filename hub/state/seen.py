@@ -42,6 +42,7 @@ class MessageRecord:
     rule: str | None
     received_at: datetime
     decided_at: datetime | None
+    content_sha256: str | None = None  # of the canonical bytes; None in rows before migration 5
 
     @classmethod
     def from_row(cls, row: Row) -> MessageRecord:
@@ -59,6 +60,7 @@ class MessageRecord:
             rule=row["rule"],
             received_at=from_ms(row["received_at"]) or datetime.now(UTC),
             decided_at=from_ms(row["decided_at"]),
+            content_sha256=row.get("content_sha256"),
         )
 
 
@@ -74,17 +76,25 @@ class MessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def claim(self, envelope: Envelope, received_at: datetime) -> Claim:
-        """Record the id as being processed, unless it is known; return the (existing) record."""
+    async def claim(
+        self, envelope: Envelope, received_at: datetime, content_sha256: str | None = None
+    ) -> Claim:
+        """Record the id as being processed, unless it is known; return the (existing) record.
+
+        ``content_sha256`` (the message's content digest, see
+        :func:`hub.contract.authenticate.content_digest`) is kept with the claim
+        so that a later message with the same id can be told apart: a copy or other content.
+        """
         values: list[Any] = [
             str(envelope.id), envelope.type, envelope.sender, envelope.recipient,
             envelope.case_id, str(envelope.conversation_id),
             str(envelope.in_reply_to) if envelope.in_reply_to else None,
-            PROCESSING, to_ms(received_at),
+            PROCESSING, to_ms(received_at), content_sha256,
         ]
         inserted = await self.db.fetch(
             "INSERT INTO messages (id, type, sender, recipient, case_id, conversation_id, "
-            "in_reply_to, status, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "in_reply_to, status, received_at, content_sha256) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
             "ON CONFLICT (id) DO NOTHING RETURNING id",
             *values,
         )
@@ -94,7 +104,7 @@ class MessageStore:
                 recipient=envelope.recipient, case_id=envelope.case_id,
                 conversation_id=envelope.conversation_id, in_reply_to=envelope.in_reply_to,
                 status=PROCESSING, reason=None, policy_version=None, rule=None,
-                received_at=received_at, decided_at=None))
+                received_at=received_at, decided_at=None, content_sha256=content_sha256))
         record = await self.get(envelope.id)
         assert record is not None  # inserted before; rows are never deleted here
         return Claim(new=False, record=record)

@@ -5,10 +5,7 @@ docs/adapters/README.md, "Idempotency")."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -17,6 +14,7 @@ import pytest
 from adapters.sdk import HubClient
 from hub.contract.registry import Registry
 from hub.service import HubService
+from sandbox import Child, adapter_command, child_env, spawn
 from tests.conftest import ClientFactory, amqp_url
 from tests.helpers import timeout_request_body, wait_for
 from tests.integration.test_adapters import received, start_agency, start_municipality
@@ -27,11 +25,8 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 PREFETCH = 4
 
 
-def start_adapter(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as handle:
-        return subprocess.Popen([sys.executable, "-m", "adapters.cli", "run", name],
-                                env={**os.environ, **env}, stdout=handle,
-                                stderr=subprocess.STDOUT)
+def start_adapter(name: str, env: dict[str, str], log: Path) -> Child:
+    return spawn(name, adapter_command("run", name), child_env(**env), log)
 
 
 @pytest.mark.timeout(60)
@@ -54,8 +49,7 @@ async def test_adapter_sigkilled_mid_stream_loses_nothing(
     process = start_adapter("cjib", env, log)
     try:
         await wait_for(lambda: len(fake.calls) >= 25, timeout=20)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        process.kill()  # SIGKILL
         killed_at = len(fake.calls)
         process = start_adapter("cjib", env, log)
 
@@ -63,12 +57,9 @@ async def test_adapter_sigkilled_mid_stream_loses_nothing(
             return sum(len(received(gm, f"ZW-{i}", "timeout.response")) for i in range(count))
 
         await wait_for(lambda: answered() == count, timeout=30)
-        process.send_signal(signal.SIGTERM)  # graceful: exits 0
-        assert await asyncio.to_thread(process.wait, 10) == 0, log.read_text()[-2000:]
+        assert await process.stop(grace=10) == 0, log.read_text()[-2000:]  # SIGTERM: graceful
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        process.kill()
         await fake.stop()
 
     assert sorted(fake.calls) == sorted(sent), "every message reached the back office"

@@ -5,7 +5,6 @@ broker's stop_app / start_app."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.sdk import Delivery, HubClient
+from sandbox import Child
 from tests.helpers import timeout_request_body
 
 COUNT = 5000
@@ -138,19 +138,14 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -
 
 # -- the hub in its own process ------------------------------------------------------------------
 
-def kill(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+def kill(process: Child) -> None:
+    """SIGKILL (no graceful stop) and reap."""
+    process.kill()
 
 
-async def stop_gracefully(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return await asyncio.to_thread(process.wait, 20)
-    except subprocess.TimeoutExpired:
-        kill(process)
-        raise
+async def stop_gracefully(process: Child) -> int:
+    """SIGTERM; the exit code (a SIGKILL after 20 s shows as -9)."""
+    return await process.stop(grace=20)
 
 
 # -- the broker ----------------------------------------------------------------------------------

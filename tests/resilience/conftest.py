@@ -9,18 +9,17 @@ from pathlib import Path
 import pytest
 
 from adapters.sdk import HubClient
-from hub.contract.keys import load_private_key, private_key_path
-from hub.contract.registry import Registry
+from sandbox import Participants
 from tests.conftest import FakeClock, amqp_url
 
 
 class Clients:
     """Makes connected SDK clients; closes the ones still open at the end of the test."""
 
-    def __init__(self, vhost: str, registry: Registry, passwords: dict[str, str],
-                 keys_dir: Path, state_dir: Path, clock: FakeClock) -> None:
-        self.vhost, self.registry, self.passwords = vhost, registry, passwords
-        self.keys_dir, self.state_dir, self.clock = keys_dir, state_dir, clock
+    def __init__(self, vhost: str, participants: Participants, state_dir: Path,
+                 clock: FakeClock) -> None:
+        self.vhost, self.participants = vhost, participants
+        self.state_dir, self.clock = state_dir, clock
         self.open: list[HubClient] = []
 
     def state_file(self, name: str) -> Path:
@@ -30,13 +29,12 @@ class Clients:
                    prefetch: int = 16) -> HubClient:
         """A connected client of ``participant_id``; ``state`` names its handled-ids file (the
         same name gives a later client the same record)."""
-        participant = self.registry.get(participant_id)
-        assert participant is not None
-        user = participant.broker_user
         client = HubClient(
-            participant_id, amqp_url=amqp_url(user, self.passwords[user], self.vhost),
-            key=load_private_key(private_key_path(self.keys_dir, participant_id)),
-            registry=self.registry,
+            participant_id,
+            amqp_url=amqp_url(self.participants.user(participant_id),
+                              self.participants.password(participant_id), self.vhost),
+            key=self.participants.key(participant_id),
+            registry=self.participants.registry,
             state_url=f"sqlite:///{self.state_file(state or participant_id)}",
             prefetch=prefetch, clock=self.clock,
         )
@@ -51,10 +49,10 @@ class Clients:
 
 @pytest.fixture
 async def clients(
-    vhost: str, registry: Registry, passwords: dict[str, str], keys_dir: Path, tmp_path: Path,
+    vhost: str, participants: Participants, passwords: dict[str, str], tmp_path: Path,
     clock: FakeClock,
 ) -> AsyncIterator[Clients]:
-    made = Clients(vhost, registry, passwords, keys_dir, tmp_path, clock)
+    made = Clients(vhost, participants, tmp_path, clock)
     yield made
     for client in list(made.open):
         await made.close(client)

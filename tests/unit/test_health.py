@@ -7,17 +7,17 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.contract.keys import ensure_dev_keys, load_private_key, private_key_path
 from hub.contract.notary import Notary
 from hub.contract.registry import load_registry
 from hub.ops.health import signing_works
+from sandbox import dev_keys, private_key
 
 
 def test_signing_probe(tmp_path: Path) -> None:
-    ensure_dev_keys(tmp_path, ["hub"])
+    dev_keys(tmp_path, ["hub"])
     registry = load_registry(None, tmp_path)
     now = datetime.now(UTC)
-    own = Notary(registry, load_private_key(private_key_path(tmp_path, "hub")))
+    own = Notary(registry, private_key(tmp_path, "hub"))
     assert signing_works(own, registry, now)
     stranger = Notary(registry, Ed25519PrivateKey.generate())  # a key nobody published
     assert not signing_works(stranger, registry, now)

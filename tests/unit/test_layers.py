@@ -168,7 +168,7 @@ def test_each_table_is_read_and_written_by_its_owner_only() -> None:
             tables = {a or b for a, b in _TABLE.findall(text)}
             unknown = tables - set(OWNERS)
             assert not unknown, f"{rel(path)}:{line}: unknown table {unknown} (add to OWNERS)"
-            if module == SCHEMA and text.lstrip().startswith("CREATE"):
+            if module == SCHEMA and text.lstrip().startswith(("CREATE", "ALTER")):
                 continue
             if module in READ_ONLY_VIEWS and not _WRITE.match(text):
                 continue
@@ -187,7 +187,7 @@ def test_every_table_of_the_migrations_has_an_owner() -> None:
 
 def test_no_hub_module_is_over_450_lines() -> None:
     """Modules are named for one concept and stay under 450 lines (aim 200-400)."""
-    waived = {"hub/contract/schemas.py": "issue 11 splits it by what it writes"}
+    waived: dict[str, str] = {}  # module -> why it may be longer, for now
     long = {rel(p): n for p in modules("hub")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
             and rel(p) not in waived}

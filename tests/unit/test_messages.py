@@ -97,7 +97,7 @@ def test_extra_body_field() -> None:
     document["body"]["diagnosis"] = "confidential"
     refusal = _refusal(document)
     assert refusal.reason is ReasonCode.SCHEMA_VIOLATION
-    assert "body.diagnosis" in refusal.detail
+    assert "/body/diagnosis" in refusal.detail and refusal.field_paths == ["/body/diagnosis"]
 
 
 def test_reply_type_needs_in_reply_to() -> None:
@@ -141,7 +141,7 @@ def test_bad_bsn_names_the_field() -> None:
     document["body"]["bsn"] = "123456789"
     refusal = _refusal(document)
     assert refusal.reason is ReasonCode.SCHEMA_VIOLATION
-    assert "body.bsn" in refusal.detail and "123456789" not in refusal.detail
+    assert "/body/bsn" in refusal.detail and "123456789" not in refusal.detail
 
 
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"{", b'{"a": 1, "a": 1}', b"\xff"])

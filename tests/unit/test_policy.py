@@ -111,8 +111,8 @@ def test_agency_is_refused_another_agencys_references(
     refused = refusal(policy, registry, "timeout.request", agency, body)
     assert refused.reason is ReasonCode.POLICY_FIELD_NOT_ALLOWED
     assert refused.rule == f"timeout-request-{agency}"
-    assert refused.field_paths == [f"references.{foreign}"]
-    assert f"references.{foreign}" in refused.detail
+    assert refused.field_paths == [f"/body/references/{foreign}"]  # JSON Pointer (RFC 6901)
+    assert f"/body/references/{foreign}" in refused.detail
 
 
 @pytest.mark.parametrize("field", ["situation_summary", "health_context", "addiction_context",
@@ -124,7 +124,7 @@ def test_sensitive_field_to_agency_is_a_special_category_refusal(
     refused = refusal(policy, registry, "timeout.request", "cjib", body)
     assert refused.reason is ReasonCode.POLICY_SPECIAL_CATEGORY
     assert refused.rule == "timeout-request-cjib"
-    assert refused.field_paths == [field]
+    assert refused.field_paths == [f"/body/{field}"]
 
 
 def test_refusal_lists_every_offending_path_sorted(policy: Policy, registry: Registry) -> None:
@@ -132,8 +132,9 @@ def test_refusal_lists_every_offending_path_sorted(policy: Policy, registry: Reg
                       situation_summary="tekst")
     refused = refusal(policy, registry, "timeout.request", "cjib", body)
     assert refused.reason is ReasonCode.POLICY_SPECIAL_CATEGORY
-    assert refused.field_paths == ["references.duo_debt_numbers",
-                                   "references.uwv_recovery_decisions", "situation_summary"]
+    assert refused.field_paths == ["/body/references/duo_debt_numbers",
+                                   "/body/references/uwv_recovery_decisions",
+                                   "/body/situation_summary"]
 
 
 def test_refusal_never_repeats_values(policy: Policy, registry: Registry) -> None:
@@ -168,7 +169,7 @@ def test_escalation_special_categories_are_refused(
     refused = refusal(policy, registry, "escalation.request", "loket",
                       escalation_body(**{field: "Detail dat niet mee mag."}))
     assert refused.reason is ReasonCode.POLICY_SPECIAL_CATEGORY
-    assert (refused.rule, refused.field_paths) == ("escalation-request-loket", [field])
+    assert (refused.rule, refused.field_paths) == ("escalation-request-loket", [f"/body/{field}"])
 
 
 def test_municipality_receives_the_full_timeout_response(
