@@ -193,6 +193,7 @@ async def test_console_in_chromium(console_hub: ConsoleHub, client: ClientFactor
             assert await arrows.count() == len(status.messages) + len(status.hub_messages)
             assert await svg.locator("line.arrow-refused").count() == sum(
                 1 for m in status.messages if m.status == "refused")
+            assert await svg.locator("line.arrow-refused").count() == 1  # the policy's refusal
             assert await svg.locator("g.mark-overdue").count() >= 1  # SVB's answer
             assert await svg.locator("g.bar.pause").count() == 1  # CJIB's accepted pause
             bars = " ".join(await svg.locator("g.bar title").all_text_contents())

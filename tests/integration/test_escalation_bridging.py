@@ -138,6 +138,7 @@ async def test_escalation_through_every_state_missed_loket_deadline_escalated_on
     copy = received(gm, case, "let.decision")[0]
     assert copy["sender"] == "hub" and copy["in_reply_to"] == str(escalation)
     assert copy["body"]["responsible_party"] == "uwv"
+    assert not received(gm, case, "notice.refused")  # no receipt goes back to the hub
     await wait_for(lambda: bool(received(loket, case, "let.decision")))
     await loket.close_escalation(case, escalation, loket_reference=REF, outcome="let_decided")
     await wait_for(lambda: bool(received(gm, case, "escalation.closed")))
