@@ -116,7 +116,7 @@ class BridgingTerms(_Strict):
     """Repayment terms of the overbrugging (:mod:`hub.state.bridging`).
 
     On the due date without a confirmed repayment the responsible party is reminded; when
-    ``overdue_after`` has passed since the due date, the loket is told it is overdue.
+    ``overdue_after`` has passed since that reminder, the loket is told it is overdue.
     """
 
     overdue_after: Duration = Field(default_factory=lambda: Duration(working_days=5))
