@@ -54,12 +54,14 @@ def agreements(loket_decision: Duration = LONG) -> Agreements:
 
 
 @pytest.fixture
-async def start_hub(hub_settings: Settings, registry: Registry,
-                    clock: FakeClock) -> AsyncIterator[Any]:
+async def start_hub(hub_settings: Settings, registry: Registry, clock: FakeClock,
+                    state_url: str) -> AsyncIterator[Any]:
+    """A hub on each state backend (SQLite and PostgreSQL): the ladder and the ledger are SQL."""
     started: list[HubService] = []
 
     async def start(terms: Agreements) -> HubService:
-        service = HubService(hub_settings, registry=registry, clock=clock, agreements=terms)
+        service = HubService(hub_settings.replace(state_url=state_url), registry=registry,
+                             clock=clock, agreements=terms)
         await service.start()
         started.append(service)
         return service
