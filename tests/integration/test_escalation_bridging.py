@@ -236,6 +236,8 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
         await wait_for(lambda: bool(received(loket, case, "escalation.request")))
         await loket.answer_escalation(case, escalation, outcome="accepted",
                                       loket_reference=REF, next_step="bridging")
+        # the next step after the previous one was delivered (the hub routes concurrently)
+        await wait_for(lambda: bool(received(gm, case, "escalation.response")), timeout=15)
         await loket.decide_bridging(case, "gm0193", loket_reference=REF, decision="prefinance",
                                     amount_cents=245000, creditor_kind="housing_corporation",
                                     referred_to_let=True)

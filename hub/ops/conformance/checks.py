@@ -237,8 +237,10 @@ class Judge:
         probes = self.of(GENUINE)
         for probe in probes:
             receipts = self.receipts(probe)
-            from_hub = probe.document.get("sender") == self.registry.hub.id
-            if not MESSAGE_SPECS[probe.type].needs_receipt or from_hub:  # the hub awaits none
+            if probe.document.get("sender") == self.registry.hub.id and MESSAGE_SPECS[
+                    probe.type].needs_receipt:
+                continue  # the hub awaits no receipt for its own copy (let.decision): not judged
+            if not MESSAGE_SPECS[probe.type].needs_receipt:
                 if receipts:
                     problems.append(f"{probe.label} {probe.id}: {len(receipts)} receipt(s), "
                                     "but the type needs none")
