@@ -5,10 +5,19 @@ Three ways in, for case systems of every kind:
 - Python: :class:`MunicipalityAdapter` (``request_timeout``, ``extend``, ``lift``, ``escalate``,
   ``confirm_repayment``, or ``publish`` for any type the registry lets the municipality send);
 - command line: ``maatwerk-adapter send --type ... --recipient ... --case-id ... --body FILE``;
-- HTTP on 127.0.0.1 (:func:`api`): ``POST /messages`` with ``{type, recipient, case_id, body,
-  in_reply_to?, conversation_id?}`` answers 202 ``{"id": ...}`` once the broker confirmed the
-  signed message, or 4xx ``{"error": ..., "field": ...}`` naming the field; ``GET
-  /cases/{case_id}`` returns what was sent and received for the case.
+- HTTP (:func:`api`, FastAPI; its OpenAPI document, generated from the models in
+  :mod:`adapters.municipality_api`, is served at ``/openapi.json``):
+
+  - ``POST /precheck`` explains, before anything is sent, whether the registry lets the
+    message through and what the published data-sharing policy does to each body field;
+  - ``POST /messages`` answers 202 with the id and a ``status_url`` once the broker confirmed the
+    signed message (the hub decides after that);
+  - ``GET /messages/{id}``: what the hub decided, as learned from the notices and receipts that
+    came back;
+  - ``GET /cases/{case_id}``: everything sent and received for the case.
+
+  Errors are ``{"error": ..., "field": ...}`` naming the field. Tokens and roles:
+  :mod:`adapters.http`.
 
 Received messages (responses, receipts, notices, time-out endings) land in the case store
 (``<state>/cases/<case_id>/``) and, when ``MAATWERK_WEBHOOK_URL`` is set, are POSTed there.
@@ -16,22 +25,31 @@ Received messages (responses, receipts, notices, time-out endings) land in the c
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.cases import CaseAdapter, PublishError
+from adapters.municipality_api import (
+    Accepted,
+    CaseMessages,
+    FieldCheck,
+    MessageRequest,
+    MessageStatus,
+    Precheck,
+    Problem,
+    message_status,
+)
 from adapters.sdk.client import BROKER_ERRORS
 from adapters.sdk.errors import AdapterError
-
-MESSAGE_KEYS = {"type", "recipient", "case_id", "body", "in_reply_to", "conversation_id",
-                "purpose"}
-REQUIRED_KEYS = ("type", "recipient", "case_id", "body")
+from hub.contract.errors import HubError
+from hub.contract.messages import Purpose
+from hub.contract.policy import Policy, load_policy
 
 
 class MunicipalityAdapter(CaseAdapter):
@@ -77,46 +95,133 @@ def _problem(status: int, error: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": error, "field": field}, status_code=status)
 
 
-def api(adapter: CaseAdapter) -> Starlette:
-    """The local HTTP API (bind it to 127.0.0.1, or put it behind the security server)."""
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text} for code, text in (
+        (400, "the request body is not a JSON object"),
+        (401, "no valid token (when the API has a token file)"),
+        (403, "the token's role does not allow this"),
+        (422, "the message would be refused: `field` names the field"),
+    )}
 
-    async def post_message(request: Request) -> JSONResponse:
-        try:
-            data = json.loads(await request.body())
-        except ValueError:
+
+def api(adapter: CaseAdapter, policy: Policy | None = None) -> FastAPI:
+    """The local HTTP API. ``policy`` is the published data-sharing policy the pre-check applies
+    (default: the embedded one, as the hub's); the registry is the adapter's."""
+    policy = policy or load_policy(None)
+    app = FastAPI(
+        title="Maatwerk Hub municipality adapter API", version="1",
+        description="A case system's way to the hub: pre-check, publish, follow up. Tokens: "
+        "`Authorization: Bearer TOKEN` (viewer: reads and pre-check; operator: publishing).",
+        docs_url=None, redoc_url=None, responses=PROBLEMS,
+    )
+
+    def openapi() -> dict[str, Any]:
+        """The generated document, with the bearer token declared (open: /healthz)."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "token": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"token": []}]
+            for operation in schema["paths"]["/healthz"].values():
+                operation["security"] = []
+                operation["responses"] = {k: v for k, v in operation["responses"].items()
+                                          if k not in ("401", "403")}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every error in the one shape, also Starlette's own (404, 405, unparsable body)."""
+        return JSONResponse({"error": str(exc.detail), "field": None},
+                            status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = exc.errors()[0]
+        where = [str(p) for p in error.get("loc", ()) if p != "body"]
+        if error.get("type") == "json_invalid":
             return _problem(400, "the request body is not JSON")
-        if not isinstance(data, dict):
+        if not where or error.get("type") in ("model_attributes_type", "dict_type"):
             return _problem(400, "the request body must be a JSON object")
-        for key in REQUIRED_KEYS:
-            if key not in data:
-                return _problem(422, f"{key} is required", key)
-        for key in data:
-            if key not in MESSAGE_KEYS:
-                return _problem(422, f"unknown field {key}", key)
-        for key in MESSAGE_KEYS - {"body"}:
-            if key in data and not isinstance(data[key], str):
-                return _problem(422, f"{key} must be a string", key)
+        field = where[0]
+        text = "is required" if error.get("type") == "missing" else (
+            "is not a known field" if error.get("type") == "extra_forbidden"
+            else str(error.get("msg", "is not valid")))
+        return _problem(422, f"{field} {text}" if not text.startswith(field) else text, field)
+
+    @app.post("/messages", status_code=202, response_model=Accepted,
+              responses={503: {"model": Problem, "description": "the broker is unreachable"}})
+    async def post_message(message: MessageRequest) -> Any:
+        """Check, sign and publish; 202 once the broker confirmed it. The hub decides after
+        that: follow ``status_url``."""
         try:
-            message_id = await adapter.publish(**data)
+            message_id = await adapter.publish(**message.model_dump(exclude_none=True))
         except PublishError as exc:
             return _problem(422, exc.detail, exc.field)
         except (AdapterError, *BROKER_ERRORS) as exc:
             return _problem(503, f"could not publish: {exc}")
-        return JSONResponse({"id": str(message_id), "status": "published"}, status_code=202)
+        return Accepted(id=message_id, status="published", status_url=f"/messages/{message_id}")
 
-    async def get_case(request: Request) -> JSONResponse:
-        case_id = request.path_params["case_id"]
+    @app.post("/precheck", response_model=Precheck)
+    async def precheck(message: MessageRequest) -> Any:
+        """What the hub's authorisation (registry) and data-sharing policy would do with this
+        message, per body field, without sending it. Not checked here, because only the hub
+        knows them: duplicates, the conversation of an answer, the agency's time-out rules."""
+        return _precheck(adapter, policy, message)
+
+    @app.get("/messages/{message_id}", response_model=MessageStatus,
+             responses={404: {"model": Problem, "description": "no message sent with this id"}})
+    async def get_status(message_id: UUID) -> Any:
+        """What became of a sent message: published (no answer yet), refused by the hub (with
+        the reason), delivered (the recipient's receipt), answered."""
+        status = message_status(adapter.store, message_id)
+        if status is None:
+            return _problem(404, f"no message {message_id} was sent from here", "message_id")
+        return status
+
+    @app.get("/cases/{case_id}", response_model=CaseMessages)
+    async def get_case(case_id: str) -> Any:
+        """Every message of the case, sent and received, oldest first."""
         try:
             messages = adapter.store.case(case_id)
         except PublishError as exc:
             return _problem(400, exc.detail, "case_id")
-        return JSONResponse({"case_id": case_id, "messages": messages})
+        return CaseMessages(case_id=case_id, messages=messages)
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"participant": adapter.client.id, "status": "ok"})
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The adapter process lives (no authentication)."""
+        return {"participant": adapter.client.id, "status": "ok"}
 
-    return Starlette(routes=[
-        Route("/messages", post_message, methods=["POST"]),
-        Route("/cases/{case_id}", get_case, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ])
+    return app
+
+
+def _precheck(adapter: CaseAdapter, policy: Policy, message: MessageRequest) -> Precheck:
+    now = adapter.client.clock()
+    try:
+        document = adapter.build(**message.model_dump(exclude_none=True))
+    except PublishError as exc:
+        return Precheck(would_pass=False, authorised=exc.field not in ("type", "recipient"),
+                        error=Problem(error=exc.detail, field=exc.field),
+                        policy_version=policy.version, rule=None, fields=[])
+    try:
+        lines = policy.explain(document, adapter.client.registry, now)
+    except HubError as exc:
+        return Precheck(would_pass=False, authorised=True, error=Problem(error=str(exc),
+                        field=None), policy_version=policy.version, rule=None, fields=[])
+    recipient = adapter.client.registry.get(document["recipient"])
+    assert recipient is not None  # build() checked it
+    rule = policy.rule_for(document["type"], Purpose(document["purpose"]), recipient, now)
+    fields = [FieldCheck(path=x.path, category=x.category.value if x.category else None,
+                         allowed=x.allowed, rule=x.rule, why=x.why) for x in lines]
+    passes = rule is not None and all(f.allowed for f in fields)
+    error = None if passes else Problem(
+        error=f"policy {policy.version} has no rule for {document['type']} to {recipient.id}"
+        if rule is None else "the policy does not allow: " + ", ".join(
+            f.path for f in fields if not f.allowed), field=None)
+    return Precheck(would_pass=passes, authorised=True, error=error,
+                    policy_version=policy.version, rule=rule.id if rule else None, fields=fields)
+

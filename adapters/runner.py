@@ -15,13 +15,15 @@ from collections.abc import Awaitable, Callable
 
 from adapters.agencies import PROFILES, AgencyAdapter
 from adapters.cases import CaseStore
-from adapters.http import RunningServer, start_server
+from adapters.http import RunningServer, protect, start_server
 from adapters.loket import LoketAdapter
 from adapters.municipality import MunicipalityAdapter, api
 from adapters.sdk.backoffice import BackOffice
 from adapters.sdk.client import HubClient
 from adapters.sdk.config import AdapterSettings
 from hub.contract.errors import ConfigError
+from hub.contract.policy import load_policy
+from hub.contract.tokens import TokenFile, require_auth_off_loopback
 
 log = logging.getLogger("maatwerk.adapter")
 
@@ -40,6 +42,12 @@ def settings_for(name: str) -> AdapterSettings:
 
 async def run(name: str, settings: AdapterSettings, stop: asyncio.Event) -> None:
     """Run adapter ``name`` until ``stop`` is set; graceful on the way out."""
+    tokens = None
+    if name == "municipality" and settings.http_port:
+        tokens = TokenFile.load(settings.http_tokens) if settings.http_tokens else None
+        # Refuse an open API off loopback before connecting to anything.
+        require_auth_off_loopback(settings.http_host, tokens, "the municipality API",
+                                  "MAATWERK_ADAPTER_HTTP_TOKENS")
     client = HubClient.from_settings(settings)
     if (client.participant.kind == "municipality") != (name == "municipality"):
         raise ConfigError(f"{settings.participant} is a {client.participant.kind}, not {name}")
@@ -67,7 +75,9 @@ async def run(name: str, settings: AdapterSettings, stop: asyncio.Event) -> None
     try:
         await client.consume()
         if name == "municipality" and settings.http_port:
-            server = await start_server(api(municipality), settings.http_host, settings.http_port)
+            app = protect(api(municipality, load_policy(settings.policy_path)),
+                          settings.http_host, tokens)
+            server = await start_server(app, settings.http_host, settings.http_port)
             log.info("HTTP API on http://%s:%d", settings.http_host, server.port)
         log.info("adapter %s running as %s", name, client.id)
         await stop.wait()

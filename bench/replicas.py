@@ -6,6 +6,12 @@ Rounds alternate: one replica, two replicas. Same publishers, message sizes and 
 ``bench.throughput``; prints the machine it ran on, since replicas only help with spare cores.
 
     .venv/bin/python -m bench.replicas --count 4000 --rounds 2 --json out.json
+
+On a cluster (``python -m sandbox.nodes 3`` prints the ports), give every node: the hubs get all
+of them in ``AMQP_URL``, the load generators use the first::
+
+    .venv/bin/python -m bench.replicas --amqp-hosts 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 \
+        --management-url http://guest:guest@127.0.0.1:M1
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench import environment
 from bench.environment import bench_env
 from bench.load import Inboxes, Publishers, add_load_arguments, run_path
 from bench.measure import CpuMeter
@@ -23,6 +30,7 @@ from bench.messages import MessageFactory
 from bench.processes import queue_depth, start_hub
 from bench.report import machine, table, write_json
 from hub.contract import names
+from sandbox import Broker
 
 COLUMNS = ("round", "replicas", "count", "delivered", "seconds", "msg_per_s", "p50_ms",
            "p95_ms", "p99_ms", "a_cpu_pct", "b_cpu_pct", "machine_busy_pct")
@@ -86,5 +94,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=4000, help="messages per round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--amqp-hosts", help="comma-separated host:port of every broker node "
+                        f"(default {environment.BROKER.amqp_host}, or MAATWERK_BENCH_AMQP_HOST)")
+    parser.add_argument("--management-url", help="management API of a node (default "
+                        "MAATWERK_MANAGEMENT_URL or http://guest:guest@127.0.0.1:15672)")
     add_load_arguments(parser, state=False)
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    if arguments.amqp_hosts or arguments.management_url:
+        environment.BROKER = Broker(
+            amqp_host=arguments.amqp_hosts or environment.BROKER.amqp_host,
+            management_url=arguments.management_url or environment.BROKER.management_url)
+    asyncio.run(main(arguments))

@@ -134,6 +134,17 @@ class Stage:
         self.story.note(f"topology declared; broker users with least-privilege permissions on "
                         f"vhost {vhost!r}: {', '.join(done)}")
 
+    def _hash_key(self) -> str:
+        """MAATWERK_HASH_KEY if set, else the demo's own random one (kept in the state folder,
+        so the data-subject hashes of one demo installation stay comparable)."""
+        if os.environ.get("MAATWERK_HASH_KEY"):
+            return os.environ["MAATWERK_HASH_KEY"]
+        path = self.state / "hash-key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        return path.read_text().strip()
+
     def _spawn(self, name: str, args: list[str], **env: str) -> Child:
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("BACKOFFICE_", "MAATWERK_ADAPTER_", "MAATWERK_WEBHOOK"))
@@ -158,7 +169,7 @@ class Stage:
             MAATWERK_AGREEMENTS=str(self.agreements_file),
             MAATWERK_WATCH_SECONDS=str(self.options.watch_seconds),
             MAATWERK_HTTP_PORT=str(self.options.http_port),
-            MAATWERK_HTTP_HOST=self.settings.http_host)
+            MAATWERK_HTTP_HOST=self.settings.http_host, MAATWERK_HASH_KEY=self._hash_key())
         offices = self.offices
         for agency in case.AGENCIES:
             silent = case.DECISIONS[agency].decision == "hold"

@@ -28,8 +28,13 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from hub.contract.environment import config_error, markdown_table, variable, variables
+from hub.contract.errors import ConfigError
 from hub.contract.tls import VARIABLES as TLS_VARIABLES
 from hub.contract.tls import TlsSettings
+from hub.state.database import StateTimeouts
+
+DEV_HASH_KEY = "maatwerk-dev-hash-key"
+MIN_HASH_KEY_CHARS = 16
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -65,7 +70,20 @@ class Settings(BaseSettings):
                                       extra="forbid")
 
     amqp_url: str = variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",
-                             "broker URL the hub connects with")
+                             "broker URL; a comma-separated list for a cluster's nodes, tried in "
+                             "turn (a bare host:port takes user, password and vhost from the "
+                             "first)")
+    quorum_size: int = variable("MAATWERK_QUORUM_SIZE", 3, "initial members of each quorum "
+                                "queue the hub declares (RabbitMQ caps it at the nodes)", ge=1)
+    state_timeout_seconds: float = variable("MAATWERK_STATE_TIMEOUT_SECONDS", 30.0,
+                                            "PostgreSQL statement timeout", gt=0)
+    state_pool_timeout_seconds: float = variable(
+        "MAATWERK_STATE_POOL_TIMEOUT_SECONDS", 30.0,
+        "PostgreSQL: the longest wait for a pool connection", gt=0)
+    state_lock_timeout_seconds: float = variable("MAATWERK_STATE_LOCK_TIMEOUT_SECONDS", 15.0,
+                                                 "PostgreSQL lock wait timeout", gt=0)
+    sqlite_busy_ms: int = variable("MAATWERK_SQLITE_BUSY_MS", 1000,
+                                   "SQLite busy timeout (a locked database)", ge=0)
     registry_path: OptionalPath = variable("MAATWERK_REGISTRY", None,
                                            "participant registry YAML file",
                                            shown="(embedded demo registry)")
@@ -82,6 +100,10 @@ class Settings(BaseSettings):
     http_host: str = variable("MAATWERK_HTTP_HOST", "127.0.0.1",
                               "address of /metrics, /healthz, /readyz")
     http_port: int = variable("MAATWERK_HTTP_PORT", 8080, "port of the HTTP endpoints (0: none)")
+    http_tokens: OptionalPath = variable(
+        "MAATWERK_HTTP_TOKENS", None,
+        "token file of HTTP clients (maatwerk-hub tokens add); required off loopback",
+        shown="(unset: loopback only, no auth)")
     prefetch: int = variable("MAATWERK_PREFETCH", 64,
                              "unacknowledged inbound messages per hub replica")
     delivery_limit: int = variable("MAATWERK_DELIVERY_LIMIT", 5,
@@ -91,13 +113,29 @@ class Settings(BaseSettings):
                                              shown="(embedded defaults)")
     watch_seconds: float = variable("MAATWERK_WATCH_SECONDS", 5.0,
                                     "how often the deadline watcher and outbox run")
+    deadletter_retention_days: float = variable(
+        "MAATWERK_DEADLETTER_RETENTION_DAYS", 30.0,
+        "dead letters older than this are dropped (policy set by topology apply --users)")
+    reload_seconds: float = variable(
+        "MAATWERK_RELOAD_SECONDS", 2.0, "how often each replica checks the registry, keys, "
+        "policy and agreements files and the shared state for a new version", gt=0)
+    trust_file: Path = variable("MAATWERK_TRUST_FILE", Path("var/trust.json"),
+                                "signed trust document (maatwerk-hub trust sign), served at "
+                                "/trust")
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
-    hash_key: bytes = variable("MAATWERK_HASH_KEY", b"maatwerk-dev-hash-key",
-                               "secret for keyed hashes of personal data in logs",
-                               shown="(dev key)")
+    hash_key: bytes = variable("MAATWERK_HASH_KEY", DEV_HASH_KEY.encode(),
+                               "secret for keyed hashes of personal data in logs and audit",
+                               shown="(dev key; required outside --dev-keys)")
     tls_ca: TlsPath = _tls("MAATWERK_TLS_CA")
     tls_cert: TlsPath = _tls("MAATWERK_TLS_CERT")
     tls_key: TlsPath = _tls("MAATWERK_TLS_KEY")
+
+    @field_validator("deadletter_retention_days")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -135,8 +173,27 @@ class Settings(BaseSettings):
     def tls(self) -> TlsSettings:
         return TlsSettings(ca=self.tls_ca, cert=self.tls_cert, key=self.tls_key)
 
+    @property
+    def state_timeouts(self) -> StateTimeouts:
+        return StateTimeouts(statement=self.state_timeout_seconds,
+                             lock=self.state_lock_timeout_seconds,
+                             sqlite_busy_ms=self.sqlite_busy_ms,
+                             pool=self.state_pool_timeout_seconds)
+
 
 VARIABLES: dict[str, tuple[str, str]] = variables(Settings)
+
+
+def require_own_hash_key(settings: Settings) -> None:
+    """Outside the dev mode the hub needs its own MAATWERK_HASH_KEY (a ConfigError otherwise)."""
+    key = settings.hash_key.decode(errors="replace")
+    if key == DEV_HASH_KEY:
+        raise ConfigError("MAATWERK_HASH_KEY is not set: the hub refuses to hash personal data "
+                          "with the public dev key; set a long random secret (e.g. openssl rand "
+                          "-hex 32) or run with --dev-keys for development")
+    if len(key) < MIN_HASH_KEY_CHARS:
+        raise ConfigError(f"MAATWERK_HASH_KEY is {len(key)} characters: use at least "
+                          f"{MIN_HASH_KEY_CHARS} (a long random secret)")
 
 
 def readme_table() -> str:

@@ -53,9 +53,18 @@ class Broker:
                    management_url=os.environ.get("MAATWERK_MANAGEMENT_URL")
                    or DEFAULT_MANAGEMENT_URL)
 
-    def amqp_url(self, user: str, password: str, vhost: str) -> str:
-        return (f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{self.amqp_host}/"
-                f"{quote(vhost, safe='')}")
+    @property
+    def hosts(self) -> list[str]:
+        """Every ``host:port`` of ``amqp_host`` (comma-separated: the nodes of a cluster)."""
+        return [h.strip() for h in self.amqp_host.split(",") if h.strip()]
+
+    def amqp_url(self, user: str, password: str, vhost: str, *,
+                 every_node: bool = False) -> str:
+        """The URL on the first node; with ``every_node`` one URL per node, comma-separated
+        (what the hub's and the SDK's ``AMQP_URL`` accept)."""
+        hosts = self.hosts if every_node else self.hosts[:1]
+        return ",".join(f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{host}/"
+                        f"{quote(vhost, safe='')}" for host in hosts)
 
     def admin(self) -> BrokerAdmin:
         return BrokerAdmin(self.management_url)

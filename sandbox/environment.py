@@ -65,7 +65,10 @@ class Sandbox:
 
     @property
     def hub_url(self) -> str:
-        return self.url_of("hub")
+        """The hub's AMQP_URL: every node when the broker lists several (a cluster)."""
+        return self.broker.amqp_url(self.participants.user("hub"),
+                                    self.participants.password("hub"), self.vhost,
+                                    every_node=True)
 
 
 @asynccontextmanager

@@ -166,6 +166,8 @@ def hub_env(*, amqp_url: str, keys_dir: Path, state_url: str, registry_file: Pat
         "MAATWERK_STATE_URL": state_url,
         "MAATWERK_HTTP_PORT": str(http_port),
         "MAATWERK_LOG_LEVEL": log_level,
+        # outside --dev-keys the hub needs its own key: this run's, or the caller's
+        "MAATWERK_HASH_KEY": os.environ.get("MAATWERK_HASH_KEY") or "sandbox-hash-key-of-this-run",
         **extra,
     }
     if registry_file is not None:

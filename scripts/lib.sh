@@ -355,3 +355,22 @@ ensure_chromium() {
     fi
     return 0
 }
+
+# ensure_promtool: Debian's prometheus (promtool) and prometheus-alertmanager (amtool), to check
+# and unit-test compose/prometheus/alerts.yml and the Alertmanager example. Installs them as root
+# with apt-get (no server is started); never fails: without them the alert checks are SKIPPED.
+ensure_promtool() {
+    local missing=()
+    _have promtool || missing+=(prometheus)
+    _have amtool || missing+=(prometheus-alertmanager)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if _is_root && _have apt-get; then
+        log "installing ${missing[*]} from Debian's packages (promtool, amtool: the alert checks)"
+        (_apt_install --no-install-recommends "${missing[@]}") \
+            || warn "apt-get install ${missing[*]} failed: the alert rule checks will be SKIPPED"
+    else
+        warn "promtool/amtool are not installed and not root: the alert rule checks will be" \
+            "SKIPPED (Debian: sudo apt-get install prometheus prometheus-alertmanager)"
+    fi
+    return 0
+}

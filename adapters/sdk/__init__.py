@@ -10,8 +10,11 @@ from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
 from adapters.sdk.client import Delivery, GiveUp, Handler, HubClient, Reply
 from adapters.sdk.config import AdapterSettings, describe_variables
 from adapters.sdk.errors import AdapterError, PermanentError, TransientError
+from adapters.sdk.registry_watch import watch_registry
+from adapters.sdk.trust import TrustStore
 from hub.contract.canonical import JsonError
 from hub.contract.errors import ConfigError, HubError, KeyStoreError, PolicyRefusal, Refusal
+from hub.contract.trust import TrustError
 
 __all__ = [
     "AdapterError",
@@ -31,5 +34,8 @@ __all__ = [
     "Refusal",
     "Reply",
     "TransientError",
+    "TrustError",
+    "TrustStore",
     "describe_variables",
+    "watch_registry",
 ]

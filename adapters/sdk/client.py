@@ -43,16 +43,17 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustChannel,
-    AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.sdk.config import AdapterSettings
 from adapters.sdk.errors import TransientError
+from adapters.sdk.failover import FailoverConnection, connect_failover
 from adapters.sdk.handled import HandledIds
 from hub.contract import names
 from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
+from hub.contract.brokers import split_urls
 from hub.contract.errors import Refusal
 from hub.contract.keys import load_private_key, private_key_path
 from hub.contract.messages import (
@@ -167,9 +168,10 @@ class HubClient:
         self._state_url = state_url
         self.dropped_redeliveries = 0
         self.handled_count = 0
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: FailoverConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._inbound: AbstractExchange | None = None
+        self._dead: AbstractExchange | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._handled: HandledIds | None = None
@@ -184,6 +186,7 @@ class HubClient:
         self.retried = 0
         self.gave_up = 0
         self.dead_lettered = 0
+        self.refused_inbox = 0  # inbox messages whose signature did not verify: dead-lettered
 
     @classmethod
     def from_settings(cls, settings: AdapterSettings, *,
@@ -202,14 +205,35 @@ class HubClient:
     def id(self) -> str:
         return self.participant.id
 
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this client is connected to (None: none now)."""
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            return None
+        return connection.node
+
+    def use_registry(self, registry: Registry) -> None:
+        """Verify from now on against ``registry`` (a reload: rotated or revoked keys)."""
+        participant = registry.get(self.id)
+        if participant is None:
+            raise ValueError(f"{self.id} is not in the new registry")
+        self.registry, self.participant = registry, participant
+
+    def use_key(self, key: Ed25519PrivateKey) -> None:
+        """Sign from now on with ``key`` (after a rotation, once the new key is published)."""
+        self._key = key
+
     async def connect(self) -> None:
         self._handled = await HandledIds.open(self._state_url)
-        self._connection = await aio_pika.connect_robust(
-            self.amqp_url, **connect_kwargs(self.amqp_url, self.tls))
+        # AMQP_URL may list several nodes: tried in turn on connect and on every reconnect.
+        urls = split_urls(self.amqp_url)
+        self._connection = await connect_failover(urls, **connect_kwargs(urls[0], self.tls))
         # Keep references: a robust connection restores only channels/queues still referenced.
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.prefetch)
         self._inbound = await self._channel.get_exchange(names.INBOUND_EXCHANGE, ensure=False)
+        self._dead = await self._channel.get_exchange(names.DEAD_LETTER_EXCHANGE, ensure=False)
 
     async def close(self) -> None:
         await self.stop_consuming()
@@ -363,6 +387,27 @@ class HubClient:
             return True, await give_up(delivery, exc)
         raise AssertionError("stamina ended the attempts without a result or an error")
 
+    async def _reject(self, message: AbstractIncomingMessage, reason: str, detail: str) -> None:
+        """Dead-letter ``message`` with its reason: publish it to the dead-letter exchange as
+        this participant (``x-maatwerk-reason``, ``-detail``, ``-source: adapter:<id>``,
+        ``-queue``; confirmed), then ack. Should that publish fail, a plain reject: the broker
+        dead-letters it all the same, without the reason."""
+        assert self._dead is not None, "connect() first"
+        headers = {**(message.headers or {}), names.HEADER_REASON: reason,
+                   names.HEADER_DETAIL: detail[:1000], names.HEADER_SOURCE: f"adapter:{self.id}",
+                   names.HEADER_QUEUE: names.inbox(self.id)}
+        try:
+            await self._dead.publish(aio_pika.Message(
+                message.body, message_id=message.message_id, type=message.type,
+                content_type=message.content_type, timestamp=self.clock(), headers=headers,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=self.participant.broker_user), routing_key="rejected")
+        except BROKER_ERRORS as exc:
+            log.warning("dead letter with reason not published (%r); rejecting plainly", exc)
+            await message.reject(requeue=False)
+            return
+        await message.ack()
+
     async def _on_message(self, message: AbstractIncomingMessage, handler: Handler) -> None:
         assert self._handled is not None
         try:
@@ -372,7 +417,8 @@ class HubClient:
             check_freshness(envelope, now, DEFAULT_SKEW_SECONDS)
         except Refusal as refusal:
             log.error("inbox message refused, dead-lettered: %s", refusal)
-            await message.reject(requeue=False)
+            self.refused_inbox += 1
+            await self._reject(message, refusal.reason.value, refusal.detail)
             return
         try:
             await self._process(message, document, envelope, handler)
@@ -421,12 +467,15 @@ class HubClient:
             handled, reply = await self._handle(delivery, handler)
         except BROKER_ERRORS:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("handler failed permanently, message dead-lettered")
             handled, reply = False, None
+            why = ("handler_failed", f"{type(exc).__name__}: {exc}")
+        else:
+            why = ("retries_exhausted", f"the handler of {envelope.type} kept failing")
         if not handled:
             self.dead_lettered += 1
-            await message.reject(requeue=False)
+            await self._reject(message, *why)
             return
         if reply is not None:
             await self.send(reply)

@@ -46,7 +46,8 @@ class AdapterSettings(BaseSettings):
         "MAATWERK_PARTICIPANT", ..., "participant id in the registry (a municipality: e.g. "
         "gm0193)", shown="(the adapter name)", min_length=1)
     amqp_url: str = variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",
-                             "broker URL, as the participant's own broker user")
+                             "broker URL, as the participant's own broker user; a "
+                             "comma-separated list for a cluster's nodes, tried in turn")
     keys_dir: Path = variable("MAATWERK_KEYS_DIR", Path("keys"),
                               "published public keys; the own private key under private/")
     registry_path: Path | None = variable("MAATWERK_REGISTRY", None,
@@ -76,6 +77,13 @@ class AdapterSettings(BaseSettings):
                               "municipality: address of the local HTTP API")
     http_port: int = variable("MAATWERK_ADAPTER_HTTP_PORT", 8090,
                               "municipality: port of the local HTTP API (0: none)", ge=0)
+    http_tokens: Path | None = variable(
+        "MAATWERK_ADAPTER_HTTP_TOKENS", None, "municipality: token file of API clients "
+        "(maatwerk-hub tokens add); required off loopback",
+        shown="(unset: loopback only, no auth)")
+    policy_path: Path | None = variable(
+        "MAATWERK_POLICY", None, "municipality: published policy for the API's pre-check",
+        shown="(embedded default policy)")
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
 
     @field_validator("log_level")

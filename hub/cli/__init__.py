@@ -20,9 +20,24 @@ class _Group(Protocol):
 
 
 def _groups() -> list[_Group]:
-    from hub.cli import audit, conformance, contract, keys, policy, register, serve, status
+    from hub.cli import (
+        audit,
+        conformance,
+        contract,
+        deadletters,
+        keys,
+        participant,
+        policy,
+        register,
+        reload,
+        serve,
+        status,
+        tokens,
+        trust,
+    )
 
-    return [serve, status, keys, register, contract, policy, audit, conformance]
+    return [serve, status, reload, keys, participant, trust, register, contract, policy,
+            audit, conformance, tokens, deadletters]
 
 
 def build_parser() -> argparse.ArgumentParser:

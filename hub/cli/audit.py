@@ -1,6 +1,8 @@
-"""``maatwerk-hub audit verify``, ``audit show --case CASE_ID`` and ``ledger purge --older-than``.
+"""``maatwerk-hub audit verify``, ``audit show --case CASE_ID``, ``audit checkpoint export`` and
+``ledger purge --older-than``.
 
-All three read ``MAATWERK_STATE_URL`` (and ``MAATWERK_HASH_KEY``); none prints personal data.
+All read ``MAATWERK_STATE_URL`` (and ``MAATWERK_HASH_KEY``); none prints personal data. ``verify``
+and ``checkpoint export`` also read the registry (the hub's public keys, ``MAATWERK_KEYS_DIR``).
 """
 
 from __future__ import annotations
@@ -8,12 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from hub.config import Settings
 from hub.contract.errors import ConfigError
+from hub.contract.keys import load_private_key, private_key_path
+from hub.contract.messages import utc_iso
+from hub.contract.notary import Notary
+from hub.contract.registry import load_registry
+from hub.state import checkpoints
 from hub.state.audit import AuditLog
 from hub.state.audit_chain import AuditRecord
 from hub.state.database import open_database
@@ -31,11 +40,30 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = actions.add_parser(
-        "verify", help="recompute the whole chain; exit 1 naming the first bad record",
-        description="Exit 0 when every record matches its hash and links to the one before it, "
-        "1 when a record was edited, removed or reordered (the first bad seq is named).",
+        "verify", help="recompute the whole chain and check the signed checkpoints",
+        description="Exit 0 when every record matches its hash and links to the one before it "
+        "and every signed checkpoint (stored, and each --checkpoint FILE) verifies with the "
+        "hub's key and matches the chain; 1 when a record was edited, removed or reordered (the "
+        "first bad seq is named) or the chain was rewritten before a checkpoint.",
     )
+    verify.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE",
+                        help="also check an exported checkpoint kept elsewhere (repeatable)")
     verify.set_defaults(handler=_verify)
+    checkpoint = actions.add_parser(
+        "checkpoint", help="export a signed checkpoint of the chain's head")
+    checkpoint_actions = checkpoint.add_subparsers(dest="checkpoint_action", required=True,
+                                                   metavar="ACTION")
+    export = checkpoint_actions.add_parser(
+        "export", help="write the latest signed checkpoint (JSON) to keep elsewhere",
+        description="Writes the latest checkpoint the hub signed (the chain's head seq and hash, "
+        "signed with the hub's Ed25519 key) as one JSON document. With --new, signs the head "
+        "now first (needs the hub's private key under MAATWERK_KEYS_DIR/private). Keep the "
+        "file outside the database (a ticket, a write-once store); 'audit verify --checkpoint "
+        "FILE' checks it later.",
+    )
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--new", action="store_true", help="sign the current head now")
+    export.set_defaults(handler=_export)
     show = actions.add_parser(
         "show", help="print a case's audit records (no personal data)",
         description="Prints the audit records of one case in order. Records hold ids, codes and "
@@ -72,12 +100,64 @@ async def _with_audit(action: Callable[[AuditLog], Awaitable[T]]) -> T:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    registry = load_registry(settings.registry_path, settings.keys_dir)
+    given = [_read_checkpoint(path) for path in args.checkpoint]
+
     async def run(audit: AuditLog) -> int:
         result = await audit.verify()
         print(result.describe())
-        return 0 if result.ok else 1
+        if not result.ok:
+            return 1
+        signed = await checkpoints.stored(audit.db)
+        problems = [p for c in [*signed, *given]
+                    if (p := await checkpoints.check(c, audit, registry)) is not None]
+        for problem in problems:
+            print(f"audit chain BROKEN at a signed {problem}")
+        if problems:
+            return 1
+        if signed or given:
+            last = max([*signed, *given], key=lambda c: c.seq)
+            print(f"signed checkpoints ok: {len(signed)} stored, {len(given)} given; latest at "
+                  f"record {last.seq} ({utc_iso(last.time)})")
+        else:
+            print("no signed checkpoint yet (the hub signs the head every "
+                  f"{checkpoints.EVERY_SECONDS:.0f} s while the chain grows)")
+        return 0
 
     return asyncio.run(_with_audit(run))
+
+
+def _read_checkpoint(path: Path) -> checkpoints.Checkpoint:
+    try:
+        return checkpoints.Checkpoint.from_document(json.loads(path.read_text()))
+    except (OSError, ValueError, ConfigError) as exc:
+        raise ConfigError(f"--checkpoint {path}: {exc}") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    registry = load_registry(settings.registry_path, settings.keys_dir)
+
+    async def run(audit: AuditLog) -> checkpoints.Checkpoint | None:
+        if args.new:
+            key = load_private_key(private_key_path(settings.keys_dir, registry.hub.id))
+            notary = Notary(registry, key)
+            return await checkpoints.write(audit, registry.hub.id, notary.countersign,
+                                           datetime.now(UTC))
+        return await checkpoints.latest(audit.db)
+
+    found = asyncio.run(_with_audit(run))
+    if found is None:
+        raise ConfigError("no checkpoint to export: the chain is empty" if args.new else
+                          "no signed checkpoint stored yet: use --new to sign the head now")
+    text = found.to_json() + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+        print(f"checkpoint at record {found.seq} written to {args.out}", file=sys.stderr)
+    return 0
 
 
 def render(record: AuditRecord) -> str:

@@ -1,8 +1,9 @@
-"""``maatwerk-hub keys``: generate and revoke participant key pairs."""
+"""``maatwerk-hub keys``: generate, rotate and revoke participant key pairs."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 
 from hub.config import Settings
@@ -23,9 +24,27 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     gen.add_argument("--valid-days", type=int, default=keys.DEFAULT_VALID_DAYS)
     gen.set_defaults(handler=_generate)
 
-    rev = actions.add_parser("revoke", help="mark a published key revoked from now")
+    rot = actions.add_parser(
+        "rotate", help="make the next key pair; the old keys stay valid until their end",
+        description="Writes KEYS_DIR/private/ID.KID.pem (0600) and adds the new public key to "
+        "KEYS_DIR/ID.json. Running hubs pick it up within MAATWERK_RELOAD_SECONDS; messages "
+        "signed under the old key are accepted until its not_after (the overlap). Revoke the "
+        "old key with 'keys revoke' when every signer uses the new one.",
+    )
+    rot.add_argument("participant", metavar="PARTICIPANT")
+    rot.add_argument("--keys-dir", type=Path, help="default: $MAATWERK_KEYS_DIR or ./keys")
+    rot.add_argument("--valid-days", type=int, default=keys.DEFAULT_VALID_DAYS)
+    rot.add_argument("--not-before", type=_time, help="ISO 8601 time the new key becomes "
+                     "valid (default: now)")
+    rot.set_defaults(handler=_rotate)
+
+    rev = actions.add_parser(
+        "revoke", help="mark a published key revoked (from now or --at TIME)",
+        description="Messages signed under the key are refused key_revoked from that time; "
+        "running hubs pick the change up within MAATWERK_RELOAD_SECONDS.")
     rev.add_argument("participant", metavar="PARTICIPANT")
     rev.add_argument("kid", metavar="KID")
+    rev.add_argument("--at", type=_time, help="ISO 8601 time of the revocation (default: now)")
     rev.add_argument("--keys-dir", type=Path, help="default: $MAATWERK_KEYS_DIR or ./keys")
     rev.set_defaults(handler=_revoke)
 
@@ -40,7 +59,26 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a time zone (e.g. Z or +01:00)")
+    return moment
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    entry = keys.rotate(_keys_dir(args), args.participant, valid_days=args.valid_days,
+                        not_before=args.not_before)
+    print(f"{args.participant}: new kid {entry.kid}, valid {entry.not_before.isoformat()} to "
+          f"{entry.not_after.isoformat()}; the old keys stay valid until their end")
+    return 0
+
+
 def _revoke(args: argparse.Namespace) -> int:
-    keys.revoke(_keys_dir(args), args.participant, args.kid)
-    print(f"{args.participant}: key {args.kid} revoked")
+    keys.revoke(_keys_dir(args), args.participant, args.kid, now=args.at)
+    when = args.at.isoformat() if args.at else "now"
+    print(f"{args.participant}: key {args.kid} revoked from {when}")
     return 0

@@ -40,6 +40,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     explain.add_argument("--at", metavar="ISO", help="evaluate at this time (default: now, UTC)")
     explain.set_defaults(handler=_explain)
 
+    diff = actions.add_parser(
+        "diff", help="per recipient and type: fields newly allowed and no longer allowed",
+        description="Compare two policy files: for each message type, recipient and purpose, "
+                    "the body fields the new policy newly allows (with its legal grounds) and no "
+                    "longer allows (with the old grounds). Exit 0 either way.",
+    )
+    diff.add_argument("old", metavar="OLD", type=Path)
+    diff.add_argument("new", metavar="NEW", type=Path)
+    diff.set_defaults(handler=_diff)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from hub.contract.policy_diff import render
+
+    print(render(load_policy(args.old), load_policy(args.new)))
+    return 0
+
 
 def _sources(args: argparse.Namespace, policy_path: Path | None) -> tuple[Policy, Registry]:
     settings = Settings.from_env()

@@ -17,8 +17,14 @@ the SDK does not export one it can raise)::
     │   │   │                       nothing may be acknowledged until it is
     │   │   └── OriginalInProgressError  hub.core.outcomes: an answer arrived before its original
     │   │                           was recorded; retried, not refused, not counted as a failure
+    │   ├── DeliveryLostError       hub.core.router: the channel a message came on is gone; the
+    │   │                           broker redelivers it (no ack, no retry here)
     │   ├── BrokerAdminError        hub.core.broker_admin: the management API refused or could
     │   │                           not be reached
+    │   ├── DeadLetterError         hub.ops.deadletters: no such dead letter, or a purge asked
+    │   │                           for more than one thing at once
+    │   ├── TrustError              hub.contract.trust: a trust document is refused (signature,
+    │   │                           authority key, validity or an older serial)
     │   └── DemoError               demo: the demo could not start or a step did not happen in time
     ├── ValueError
     │   ├── JsonError               hub.contract.canonical: bytes that are not acceptable JSON for
@@ -32,8 +38,9 @@ the SDK does not export one it can raise)::
 
 The adapter SDK (``adapters.sdk``) exports every one of these it can raise to its caller or
 expects from a handler: the contract's (HubError, ConfigError, KeyStoreError, Refusal,
-PolicyRefusal, JsonError) and its own (AdapterError, TransientError, PermanentError). Besides
-these, the hub and the SDK let builtin errors through for programming mistakes (``ValueError``
+PolicyRefusal, JsonError, TrustError) and its own (AdapterError, TransientError,
+PermanentError). Besides these, the hub and the SDK let builtin errors through for programming
+mistakes (``ValueError``
 for an unknown message type or participant, ``TypeError`` for an unknown settings field) and the
 broker client's errors (aio-pika's ``AMQPError``) for a lost connection.
 
@@ -79,6 +86,7 @@ class ReasonCode(StrEnum):
     ID_CONFLICT = "id_conflict"
     MESSAGE_ID_MISMATCH = "message_id_mismatch"
     LIFETIME_EXCEEDED = "lifetime_exceeded"
+    PARTICIPANT_SUSPENDED = "participant_suspended"
 
 
 class HubError(Exception):

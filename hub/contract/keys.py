@@ -7,6 +7,7 @@ committed); public keys are published as ``KEYS_DIR/<participant>.json``: a list
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import stat
@@ -28,8 +29,41 @@ from hub.contract.signing import b64url, kid_for, public_key_raw
 DEFAULT_VALID_DAYS = 365
 
 
-def private_key_path(keys_dir: Path, participant: str) -> Path:
-    return keys_dir / "private" / f"{participant}.pem"
+def private_key_path(keys_dir: Path, participant: str, kid: str | None = None) -> Path:
+    """``private/<id>.pem`` (the first key) or ``private/<id>.<kid>.pem`` (a rotated one)."""
+    name = f"{participant}.{kid}.pem" if kid else f"{participant}.pem"
+    return keys_dir / "private" / name
+
+
+def private_key_paths(keys_dir: Path, participant: str) -> list[Path]:
+    """Every private key file of ``participant``: the first one and the rotated ones."""
+    private = keys_dir / "private"
+    found = [private_key_path(keys_dir, participant)]
+    found += sorted(private.glob(f"{glob.escape(participant)}.*.pem")) if private.is_dir() else []
+    return [p for p in found if p.exists()]
+
+
+def current_private_key(keys_dir: Path, participant: str, entries: list[PublicKeyEntry],
+                        now: datetime) -> Ed25519PrivateKey:
+    """The private key to sign with now: of the keys published in ``entries`` that are valid
+    at ``now`` and not revoked, the one that became valid last (during a rotation's overlap the
+    new key). Without any such key, the newest published one, so that readiness shows the
+    problem instead of the hub failing to start."""
+    by_kid = {e.kid: e for e in entries}
+    candidates: list[tuple[datetime, bool, Ed25519PrivateKey]] = []
+    for path in private_key_paths(keys_dir, participant):
+        key = load_private_key(path)
+        entry = by_kid.get(kid_for(public_key_raw(key.public_key())))
+        if entry is None:
+            continue
+        usable = (entry.not_before <= now <= entry.not_after
+                  and (entry.revoked_at is None or entry.revoked_at > now))
+        candidates.append((entry.not_before, usable, key))
+    if not candidates:
+        raise KeyStoreError(f"{participant}: no private key under {keys_dir / 'private'} matches "
+                            "a published key")
+    usable_keys = [c for c in candidates if c[1]] or candidates
+    return max(usable_keys, key=lambda c: c[0])[2]
 
 
 def public_keys_path(keys_dir: Path, participant: str) -> Path:
@@ -98,8 +132,9 @@ def generate(
 ) -> PublicKeyEntry:
     """Generate a key pair for ``participant``; refuse to overwrite an existing private key."""
     path = private_key_path(keys_dir, participant)
-    if path.exists():
-        raise KeyStoreError(f"{path} exists; revoke the old key and remove the file first")
+    if private_key_paths(keys_dir, participant):
+        raise KeyStoreError(f"{participant} has a private key already; use 'keys rotate' to "
+                            "make the next one")
     key = Ed25519PrivateKey.generate()
     entry = public_entry(key, not_before=now or datetime.now(UTC), valid_days=valid_days)
     write_private_key(path, key)
@@ -108,8 +143,26 @@ def generate(
     return entry
 
 
+def rotate(
+    keys_dir: Path, participant: str, *, valid_days: int = DEFAULT_VALID_DAYS,
+    not_before: datetime | None = None,
+) -> PublicKeyEntry:
+    """Make the next key pair of ``participant`` and publish it beside the current ones.
+
+    The new private key is ``private/<id>.<kid>.pem``; the old keys stay published and valid
+    until their own ``not_after`` (the overlap), so messages signed under them in flight are
+    still accepted. Signers switch to the new key once it is valid (:func:`current_private_key`).
+    """
+    key = Ed25519PrivateKey.generate()
+    entry = public_entry(key, not_before=not_before or datetime.now(UTC), valid_days=valid_days)
+    write_private_key(private_key_path(keys_dir, participant, entry.kid), key)
+    pub_path = public_keys_path(keys_dir, participant)
+    write_public_entries(pub_path, [*read_public_entries(pub_path), entry])
+    return entry
+
+
 def revoke(keys_dir: Path, participant: str, kid: str, *, now: datetime | None = None) -> None:
-    """Mark a published key revoked from ``now``."""
+    """Mark a published key revoked from ``now`` (a time in the future: from then on)."""
     pub_path = public_keys_path(keys_dir, participant)
     entries = read_public_entries(pub_path)
     if not any(e.kid == kid for e in entries):
@@ -123,7 +176,7 @@ def ensure_dev_keys(keys_dir: Path, participants: list[str]) -> list[str]:
     """Generate a key pair for each participant that has no private key yet; return those made."""
     made = []
     for participant in participants:
-        if not private_key_path(keys_dir, participant).exists():
+        if not private_key_paths(keys_dir, participant):
             generate(keys_dir, participant)
             made.append(participant)
     return made

@@ -8,8 +8,13 @@
 - ``maatwerk.inbox.<participant>`` (quorum queue): one per participant, bound with its id.
 - ``maatwerk.dead-letter`` (exchange, fanout) and ``maatwerk.dead-letter`` (quorum queue): refused
   and poison messages, with the reason in the headers ``x-maatwerk-reason``,
-  ``x-maatwerk-detail``, ``x-maatwerk-source`` (always ``hub``: who refused it) and
-  ``x-maatwerk-user-id`` (the broker user that published it).
+  ``x-maatwerk-detail`` and ``x-maatwerk-source`` (``hub``, ``adapter:<id>``, or absent when
+  the broker dead-lettered it: then ``x-death`` says why); the hub also seals the original
+  ``user_id`` in ``x-maatwerk-user-id`` / ``x-maatwerk-seal``. Participants may publish here too
+  (an adapter's reject, with its reason), as their own ``user_id``.
+- ``maatwerk.replay`` (exchange, direct) and ``maatwerk.hub.replay`` (quorum queue): dead letters
+  sent back by ``maatwerk-hub deadletters replay``; only hub users may publish here, and the hub
+  acts only on sealed requests (:mod:`hub.core.deadletters`).
 
 Deliveries to an inbox carry ``x-maatwerk-sender`` (the envelope sender) and, on a routed
 participant message, ``x-maatwerk-rule`` and ``x-maatwerk-policy-version`` (the policy rule
@@ -25,11 +30,18 @@ DELIVER_EXCHANGE = "maatwerk.deliver"
 DEAD_LETTER_EXCHANGE = "maatwerk.dead-letter"
 DEAD_LETTER_QUEUE = "maatwerk.dead-letter"
 INBOX_PREFIX = "maatwerk.inbox."
+REPLAY_EXCHANGE = "maatwerk.replay"
+REPLAY_QUEUE = "maatwerk.hub.replay"
+REPLAY_ROUTING_KEY = "replay"
 
 HEADER_REASON = "x-maatwerk-reason"
 HEADER_DETAIL = "x-maatwerk-detail"
 HEADER_SOURCE = "x-maatwerk-source"
 HEADER_USER_ID = "x-maatwerk-user-id"
+HEADER_SEAL = "x-maatwerk-seal"
+HEADER_QUEUE = "x-maatwerk-queue"
+HEADER_REPLAY = "x-maatwerk-replay"
+HEADER_REPLAY_TO = "x-maatwerk-replay-to"
 HEADER_SENDER = "x-maatwerk-sender"
 HEADER_RULE = "x-maatwerk-rule"
 HEADER_POLICY_VERSION = "x-maatwerk-policy-version"

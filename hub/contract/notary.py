@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.contract.messages import Envelope, Purpose, new_document, validate_document
 from hub.contract.registry import Registry
-from hub.contract.signing import sign_document
+from hub.contract.signing import kid_for, public_key_raw, sign_document
 
 _NAMESPACE = UUID("6f1d0c7e-5a86-4f4e-9a55-2b8f3c0d9e11")
 UNKNOWN_CASE = "unknown"
@@ -63,6 +63,18 @@ class Notary:
         self.registry = registry
         self.hub_id = registry.hub.id
         self._key = key
+
+    def update(self, registry: Registry, key: Ed25519PrivateKey) -> None:
+        """Sign from now on with ``key`` and the hub entry of ``registry`` (after a reload)."""
+        self.registry, self.hub_id, self._key = registry, registry.hub.id, key
+
+    @property
+    def kid(self) -> str:
+        return kid_for(public_key_raw(self._key.public_key()))
+
+    def countersign(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` signed with the hub's key (an audit checkpoint, not a message)."""
+        return sign_document(document, self._key)
 
     def sign(
         self, *, type: str, recipient: str, body: dict[str, Any], now: datetime,

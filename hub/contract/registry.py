@@ -70,6 +70,9 @@ class Participant(_Strict):
     keys: list[PublicKeyEntry] = Field(default_factory=list)
     sends: list[MessageTypeName] = Field(default_factory=list)
     receives: list[MessageTypeName] = Field(default_factory=list)
+    status: Literal["active", "suspended"] = Field(
+        default="active", description="a suspended participant's messages are refused "
+        "(participant_suspended); its inbox is kept")
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Participant:

@@ -1,7 +1,8 @@
 """Broker users and permissions through the RabbitMQ management HTTP API (least privilege).
 
-Each participant's broker user may publish only to the inbound exchange, read only its own inbox
-and configure nothing; RabbitMQ enforces that, and checks that a published ``user_id`` property is
+Each participant's broker user may publish only to the inbound exchange (and to the dead-letter
+exchange: an adapter's reject with its reason), read only its own inbox and configure nothing;
+RabbitMQ enforces that, and checks that a published ``user_id`` property is
 the connection's own user. The hub's user manages the ``maatwerk.*`` resources.
 """
 
@@ -21,6 +22,7 @@ from hub.contract.errors import HubError
 from hub.contract.registry import Participant, Registry
 
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
+DEAD_LETTER_POLICY = "maatwerk-dead-letter-retention"
 
 
 class BrokerAdminError(HubError):
@@ -40,7 +42,7 @@ def permissions_for(participant: Participant) -> Permissions:
         return Permissions(configure=everything, write=everything, read=everything)
     return Permissions(
         configure="^$",
-        write=f"^{re.escape(names.INBOUND_EXCHANGE)}$",
+        write=f"^({re.escape(names.INBOUND_EXCHANGE)}|{re.escape(names.DEAD_LETTER_EXCHANGE)})$",
         read=f"^{re.escape(names.inbox(participant.id))}$",
     )
 
@@ -85,9 +87,10 @@ class BrokerAdmin:
     async def delete_vhost(self, vhost: str) -> None:
         await self._request("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
 
-    async def ensure_user(self, user: str, password: str) -> None:
-        await self._request("PUT", f"/api/users/{quote(user, safe='')}",
-                            {"password": password, "tags": ""})
+    async def ensure_user(self, user: str, password: str | None) -> None:
+        """Create or update ``user``; ``None``: no password (client-certificate logins only)."""
+        body = {"password": password} if password is not None else {"password_hash": ""}
+        await self._request("PUT", f"/api/users/{quote(user, safe='')}", {**body, "tags": ""})
 
     async def delete_user(self, user: str) -> None:
         await self._request("DELETE", f"/api/users/{quote(user, safe='')}")
@@ -98,13 +101,31 @@ class BrokerAdmin:
             {"configure": perms.configure, "write": perms.write, "read": perms.read},
         )
 
+    async def set_dead_letter_retention(self, vhost: str, days: float) -> None:
+        """A policy giving the dead-letter queue a message TTL of ``days``: RabbitMQ drops older
+        dead letters itself (quorum queues support message TTL since RabbitMQ 3.10)."""
+        await self._request(
+            "PUT", f"/api/policies/{quote(vhost, safe='')}/{DEAD_LETTER_POLICY}",
+            {"pattern": f"^{re.escape(names.DEAD_LETTER_QUEUE)}$", "apply-to": "queues",
+             "priority": 10, "definition": {"message-ttl": int(days * 86_400_000)}},
+        )
+
+    async def policy(self, vhost: str, name: str) -> dict[str, object] | None:
+        response = await self._client.get(
+            f"/api/policies/{quote(vhost, safe='')}/{quote(name, safe='')}")
+        return response.json() if response.status_code == 200 else None
+
     async def apply_users(
         self, registry: Registry, vhost: str, passwords: dict[str, str]
     ) -> list[str]:
-        """Create every participant's broker user with least-privilege permissions (idempotent)."""
+        """Create every participant's broker user with least-privilege permissions (idempotent).
+
+        A user missing from ``passwords`` gets no password: it logs in with a client certificate
+        (SASL EXTERNAL) only."""
         done = []
         for participant in registry.document.participants:
-            await self.ensure_user(participant.broker_user, passwords[participant.broker_user])
+            await self.ensure_user(participant.broker_user,
+                                   passwords.get(participant.broker_user))
             await self.set_permissions(vhost, participant.broker_user,
                                        permissions_for(participant))
             done.append(participant.broker_user)

@@ -12,6 +12,7 @@ from uuid import UUID
 from hub.contract.errors import ReasonCode
 from hub.contract.messages import Envelope
 from hub.contract.registry import Participant
+from hub.state.config_versions import Stamp
 from hub.state.database import StoreUnavailableError
 from hub.state.seen import MessageRecord
 
@@ -29,6 +30,8 @@ class Inbound:
     user_id: str | None
     redelivered: bool = False
     message_id: str | None = None  # the AMQP property; must equal the envelope id
+    replay: bool = False
+    """Sent back from the dead letters (:mod:`hub.core.replay`): a refusal may be re-decided."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Route:
     recipient: Participant
     policy_version: str
     rule: str
+    stamp: Stamp | None = None  # every version the decision used (None: fixed configuration)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Refuse:
     case_id: str | None = None  # read from the message even when it did not validate
     conversation_id: UUID | None = None
     content_sha256: str | None = None  # the content digest, when the signature verified
+    stamp: Stamp | None = None
 
 
 @dataclass(frozen=True)

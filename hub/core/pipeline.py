@@ -11,7 +11,8 @@
 6. duplicate (durable, shared)     -> same id, same canonical bytes: not an error, the original
                                       outcome is answered again; same id, other content from the
                                       same sender: ``id_conflict``; another sender: ``id_reused``
-7. authorisation (registry)        -> ``unauthorised_type``, ``unauthorised_recipient``
+7. authorisation (registry)        -> ``participant_suspended`` (sender or recipient),
+                                      ``unauthorised_type``, ``unauthorised_recipient``
    conversation (answers)          -> ``unknown_conversation``
    time-out rules (agreements)     -> ``timeout_rule``
    escalation and overbrugging     -> ``escalation_rule``, ``bridging_rule``
@@ -29,7 +30,7 @@ above.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -57,7 +58,8 @@ from hub.core.outcomes import (
     Route,
 )
 from hub.core.timeout_rules import check_timeout_rules
-from hub.state.seen import ANSWERABLE, PROCESSING, MessageRecord, MessageStore
+from hub.state.config_versions import Active, Stamp
+from hub.state.seen import ANSWERABLE, PROCESSING, REFUSED, MessageRecord, MessageStore
 from hub.state.timeouts import TimeoutTable
 
 Clock = Callable[[], datetime]
@@ -93,7 +95,9 @@ async def check_duplicate(
 
     A *redelivered* message whose claim is still ``processing`` belonged to a hub that died before
     deciding: it is taken over (returns None) so nothing is lost. A first delivery that finds a
-    claim in progress is a copy published twice; the other copy is decided elsewhere.
+    claim in progress is a copy published twice; the other copy is decided elsewhere. A
+    *replayed* dead letter whose earlier outcome was a refusal is decided again (one replay
+    wins the conditional update).
     """
     claim = await store.claim(envelope, now, digest)
     if claim.new:
@@ -110,6 +114,9 @@ async def check_duplicate(
         )
     if claim.record.status == PROCESSING and inbound.redelivered:
         return None
+    if (claim.record.status == REFUSED and inbound.replay
+            and await store.reclaim_refused(envelope.id)):
+        return None  # an operator replays a refused message: decide it again
     return claim.record
 
 
@@ -125,6 +132,12 @@ def authorise(envelope: Envelope, sender: Participant, registry: Registry) -> Pa
             ReasonCode.UNAUTHORISED_RECIPIENT, f"{recipient.id} does not receive {envelope.type}"
         )
     return recipient
+
+
+def check_active(participant: Participant) -> None:
+    """A suspended participant neither sends nor receives (its inbox is kept)."""
+    if participant.status == "suspended":
+        raise Refusal(ReasonCode.PARTICIPANT_SUSPENDED, f"{participant.id} is suspended")
 
 
 async def check_conversation(store: MessageStore, envelope: Envelope) -> None:
@@ -161,43 +174,60 @@ async def check_conversation(store: MessageStore, envelope: Envelope) -> None:
 PipelineSettings = Limits  # steps 1 and 5 are the pipeline's only numbers
 
 
+CurrentConfig = Callable[[], Awaitable[Active]]
+
+
 class Pipeline:
+    """``current`` gives the committed configuration before each decision (hub.ops.reload);
+    without it the pipeline decides under the registry, policy and agreements it was given."""
+
     def __init__(
         self, *, registry: Registry, policy: Policy, agreements: Agreements,
         store: MessageStore, settings: PipelineSettings, clock: Clock,
+        current: CurrentConfig | None = None,
     ) -> None:
         self.agreements = agreements
         self.registry = registry
         self.policy = policy
+        self.current = current
         self.store = store
         self.timeouts = TimeoutTable(store.db)
         self.settings = settings
         self.clock = clock
 
     async def process(self, inbound: Inbound) -> Outcome:
-        """Run the steps in order; the first refusal ends it."""
+        """Run the steps in order; the first refusal ends it. One configuration throughout."""
+        stamp: Stamp | None = None
+        registry, policy, agreements = self.registry, self.policy, self.agreements
+        if self.current is not None:
+            active = await self.current()
+            stamp = active.stamp
+            registry, policy = active.bundle.registry, active.bundle.policy
+            agreements = active.bundle.agreements
         now = self.clock()
-        state = _State(inbound, self.registry)
+        state = _State(inbound, registry, stamp)
         try:
-            auth = authenticate(inbound.body, inbound.user_id, self.registry, now,
+            auth = authenticate(inbound.body, inbound.user_id, registry, now,
                                 limits=self.settings, into=state.auth,
                                 message_id=inbound.message_id)
             envelope, sender, document = _authenticated(auth)
-            check_lifetime(envelope, self.agreements)
+            check_lifetime(envelope, agreements)
             state.digest = auth.content_sha256 or content_hash(document)
             original = await check_duplicate(self.store, envelope, inbound, now, state.digest)
             if original is not None:
                 return Duplicate(envelope=envelope, sender=sender, original=original)
             state.claimed = True
-            recipient = authorise(envelope, sender, self.registry)
+            check_active(sender)
+            recipient = authorise(envelope, sender, registry)
+            check_active(recipient)
             await check_conversation(self.store, envelope)
-            await check_timeout_rules(self.timeouts, envelope, self.agreements)
+            await check_timeout_rules(self.timeouts, envelope, agreements)
             await check_escalation_rules(self.store.db, envelope)
-            decision = self.policy.evaluate(envelope, document, recipient, now)
+            decision = policy.evaluate(envelope, document, recipient, now)
         except Refusal as refusal:
-            return state.refuse(refusal, self.policy.version)
+            return state.refuse(refusal, policy.version)
         return Route(envelope=envelope, body=inbound.body, sender=sender, recipient=recipient,
-                     policy_version=decision.version, rule=decision.rule)
+                     policy_version=decision.version, rule=decision.rule, stamp=stamp)
 
 
 def _authenticated(auth: Authentication) -> tuple[Envelope, Participant, dict[str, Any]]:
@@ -209,9 +239,10 @@ def _authenticated(auth: Authentication) -> tuple[Envelope, Participant, dict[st
 class _State:
     """What the pipeline learned before it stopped, to word the refusal."""
 
-    def __init__(self, inbound: Inbound, registry: Registry) -> None:
+    def __init__(self, inbound: Inbound, registry: Registry, stamp: Stamp | None) -> None:
         self.inbound = inbound
         self.registry = registry
+        self.stamp = stamp
         self.auth = Authentication()
         self.claimed = False
         self.digest: str | None = None
@@ -232,6 +263,7 @@ class _State:
             rule=policy.rule if policy else None,
             field_paths=tuple(refusal.field_paths),
             policy_version=policy_version if policy else None,
+            stamp=self.stamp,
             case_id=envelope.case_id if envelope else _case_id(document.get("case_id")),
             conversation_id=envelope.conversation_id if envelope else _uuid(
                 document.get("conversation_id")),

@@ -13,6 +13,19 @@ Why *publish with confirm, then record, then ack* is the safe order:
 - The one window left, a crash between confirm and record, delivers the message twice with the
   same ``message_id``; the adapter SDK drops the second copy. Duplicates are recoverable, losses
   are not: that is the trade.
+
+On a cluster (several broker nodes, :mod:`hub.core.failover`):
+
+- A publish whose confirm does not come (the node went: at once when its channel closes, at most
+  ``PUBLISH_TIMEOUT`` s when the connection hangs) fails; the message is handled again after
+  the reconnect and the same bytes with the same id are published to the recipient's inbox (the
+  SDK drops a copy that did arrive).
+- A delivery whose channel died with the node cannot be acked any more: the broker gives it to a
+  consumer again, so this replica stops working on it (no retry, no ack).
+- A redelivery the hub caused itself (recorded, then the ack was lost with a replica or a node)
+  finds the record decided: it is acked quietly, the recipient already has it and the sender is
+  told nothing (a ``notice.duplicate`` is for a sender that published an id twice, which arrives
+  as a new delivery, not a redelivered one).
 """
 
 from __future__ import annotations
@@ -28,14 +41,14 @@ from uuid import uuid4
 import aio_pika
 import stamina
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
-from aiormq.exceptions import AMQPError
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
 from hub.contract import names
-from hub.contract.errors import ReasonCode
+from hub.contract.errors import HubError, ReasonCode
 from hub.contract.messages import Envelope, Purpose, utc_iso
 from hub.contract.notary import UNKNOWN_CASE, Notary, Thread, notice_id
 from hub.contract.registry import Participant
-from hub.core import audit_entries
+from hub.core import audit_entries, deadletters
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -46,6 +59,7 @@ from hub.core.outcomes import (
 )
 from hub.core.pipeline import Clock, Pipeline
 from hub.state import outbox
+from hub.state.config_versions import record_stamp
 from hub.state.database import StoreUnavailableError
 from hub.state.ledger import Ledger
 from hub.state.seen import PROCESSING, REFUSED, MessageStore
@@ -53,9 +67,22 @@ from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.router")
 
-TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError)
-RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 10.0  # seconds
+TRANSIENT = (StoreUnavailableError, AMQPError, ConnectionError, asyncio.TimeoutError,
+             ChannelInvalidStateError)
+# At most 2 s between attempts: a broker node fails over in seconds, and a longer wait would only
+# add to the time to recover.
+RETRY_FIRST_WAIT, RETRY_MAX_WAIT = 0.02, 2.0  # seconds
 LocalHandler = Callable[[Route], Awaitable[None]]
+# Seconds to wait for a broker confirm before publishing again. A node that goes closes the
+# channel and fails pending confirms at once; this is for a connection that hangs (the AMQP
+# heartbeat notices it in 60 s). 10 s was too short on a starved machine: confirms that came late
+# were published again, adding load.
+PUBLISH_TIMEOUT = 60.0
+
+
+class DeliveryLostError(HubError):
+    """The channel this delivery came on is gone: it can no longer be acked; the broker
+    redelivers it."""
 
 
 class Router:
@@ -98,8 +125,10 @@ class Router:
             inbound = Inbound(body=message.body, user_id=message.user_id,
                               redelivered=bool(message.redelivered),
                               message_id=message.message_id)
-            await self._with_retry(inbound)
+            await self._with_retry(inbound, lambda: _channel_open(message))
             await message.ack()
+        except (DeliveryLostError, ChannelInvalidStateError):
+            log.info("delivery lost with its channel; the broker redelivers it")
         except Exception:
             log.exception("unexpected failure; message returned to the queue (delivery limit "
                           "dead-letters a poison message)")
@@ -120,11 +149,14 @@ class Router:
             return False
         return True
 
-    async def _with_retry(self, inbound: Inbound) -> None:
+    async def _with_retry(self, inbound: Inbound,
+                          deliverable: Callable[[], bool] = lambda: True) -> None:
         """Handle ``inbound``; on a transient failure try again, for as long as it takes, after
-        0.02 s, doubling to at most 10 s (stamina; no jitter, no limit of attempts or time).
-        An :class:`OriginalInProgressError` (a StoreUnavailableError) is retried the same way but
-        is no failure: it is neither counted in ``retries`` nor reported to health.
+        0.02 s, doubling to at most 2 s (stamina; no jitter, no limit of attempts or time), or
+        until the delivery's channel is gone: then the broker redelivers it
+        (:class:`DeliveryLostError`). An :class:`OriginalInProgressError` (a
+        StoreUnavailableError) is retried the same way but is no failure: it is neither counted
+        in ``retries`` nor reported to health.
 
         A retry may find this very message's claim from the failed attempt: it takes it over
         exactly as it would after a redelivery.
@@ -133,6 +165,8 @@ class Router:
                 on=TRANSIENT, attempts=None, timeout=None, wait_initial=RETRY_FIRST_WAIT,
                 wait_max=RETRY_MAX_WAIT, wait_jitter=0.0):
             with attempt:
+                if not deliverable():
+                    raise DeliveryLostError(inbound.user_id or "")
                 if attempt.num > 1:
                     inbound = replace(inbound, redelivered=True)
                 try:
@@ -153,7 +187,10 @@ class Router:
         if isinstance(outcome, Route):
             await self._route(outcome)
         elif isinstance(outcome, Duplicate):
-            await self._duplicate(outcome, inbound)
+            if inbound.redelivered and outcome.original.status != PROCESSING:
+                self._finish_redelivery(outcome)
+            else:
+                await self._duplicate(outcome, inbound)
         else:
             await self._refuse(outcome, inbound)
 
@@ -171,7 +208,8 @@ class Router:
             })
         fulfilled = await self.ledger.record_routed(
             envelope, policy_version=route.policy_version, rule=route.rule, now=self.clock(),
-            raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key))
+            raw=route.body, entry=audit_entries.entry_for_route(route, self.ledger.audit.hash_key),
+            stamp=route.stamp)
         self.metrics.routed.labels(envelope.type, route.recipient.id).inc()
         for answer in fulfilled:
             self.metrics.answer_latency.labels(answer.awaited, answer.party).observe(
@@ -187,6 +225,9 @@ class Router:
             names.HEADER_DETAIL: refuse.detail[:1000],
             names.HEADER_SOURCE: names.HUB_SOURCE,
             names.HEADER_USER_ID: inbound.user_id or "",
+            # Only the hub can make this seal: a replay trusts the user id under it.
+            names.HEADER_SEAL: deadletters.seal(self.ledger.audit.hash_key, inbound.body,
+                                                "dead", inbound.user_id or ""),
         }
         await self._publish_dead(inbound.body, refuse, headers)
         if refuse.notify is not None:
@@ -198,6 +239,8 @@ class Router:
                     refuse.message_id, REFUSED, reason=refuse.reason.value,
                     policy_version=refuse.policy_version, rule=refuse.rule,
                     decided_at=self.clock())
+                if refuse.stamp is not None:
+                    await record_stamp(tx, str(refuse.message_id), refuse.stamp)
             await self.ledger.audit.append(entry, tx)
         self.metrics.refused.labels(refuse.reason.value).inc()
         trace = refuse.envelope.conversation_id.hex if refuse.envelope else ""
@@ -205,6 +248,13 @@ class Router:
                                    "reason": refuse.reason.value,
                                    "message_id": str(refuse.message_id or ""),
                                    "notified": refuse.notify.id if refuse.notify else ""})
+
+    def _finish_redelivery(self, duplicate: Duplicate) -> None:
+        """A redelivery of a message already decided here (its ack was lost): nothing to send."""
+        self.metrics.redeliveries_finished.inc()
+        log.info("redelivery of a decided message acknowledged quietly", extra={
+            "event": "redelivery_finished", "message_id": str(duplicate.original.id),
+            "outcome": duplicate.original.status})
 
     async def _duplicate(self, duplicate: Duplicate, inbound: Inbound) -> None:
         original = duplicate.original
@@ -298,12 +348,41 @@ class Router:
             body, message_id=message_id, type=type_name, content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
-        await self._deliver.publish(message, routing_key=recipient, mandatory=True)
+        await asyncio.wait_for(
+            self._deliver.publish(message, routing_key=recipient, mandatory=True),
+            PUBLISH_TIMEOUT)
 
     async def _publish_dead(self, body: bytes, refuse: Refuse, headers: dict[str, Any]) -> None:
         assert self._dead is not None, "bind() first"
+        await self.dead_letter(body, str(refuse.message_id) if refuse.message_id else None,
+                               headers)
+
+    async def dead_letter(self, body: bytes, message_id: str | None,
+                          headers: dict[str, Any]) -> None:
+        """Confirmed publish of ``body`` to the dead-letter queue with ``headers``."""
+        assert self._dead is not None, "bind() first"
         message = aio_pika.Message(
-            body, message_id=str(refuse.message_id) if refuse.message_id else None,
+            body, message_id=message_id, timestamp=self.clock(),
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers,
         )
-        await self._dead.publish(message, routing_key="refused")
+        await asyncio.wait_for(self._dead.publish(message, routing_key="refused"),
+                               PUBLISH_TIMEOUT)
+
+    # -- replay (hub.core.replay) -----------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> None:
+        """The whole pipeline for one message that did not come from the inbound queue."""
+        await self._with_retry(inbound)
+
+    async def redeliver(self, recipient: str, body: bytes, message_id: str,
+                        type_name: str) -> None:
+        """Publish bytes the hub routed before to ``recipient``'s inbox again."""
+        await self._publish_raw(recipient, body, message_id, type_name,
+                                {"x-maatwerk-redelivered": "true"})
+
+
+def _channel_open(message: AbstractIncomingMessage) -> bool:
+    try:
+        return not message.channel.is_closed
+    except ChannelInvalidStateError:
+        return False

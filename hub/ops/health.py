@@ -61,16 +61,20 @@ def key_expiry(registry: Registry, metrics: HubMetrics, now: datetime) -> None:
 
 async def probe(*, notary: Notary, registry: Registry, policy: Policy, db: Database,
                 audit: AuditLog, metrics: HubMetrics, replica: str,
-                now: datetime) -> dict[str, bool]:
-    """Every deep check, by name."""
+                now: datetime, writes_ok: bool = True) -> dict[str, bool]:
+    """Every deep check, by name. ``db`` and ``audit`` are the probes' own (short timeouts);
+    ``writes_ok`` is whether the hub's last audit append succeeded."""
     key_expiry(registry, metrics, now)
-    return {
+    checks = {
         "registry": bool(registry.participants),
         "policy": bool(policy.version),
         "signing": signing_works(notary, registry, now),
         "state": await state_accepts_writes(db, replica, now),
-        "audit": audit.healthy and await audit.check_tail(),
+        "audit": writes_ok and await audit.check_tail(),
     }
+    for name, ok in checks.items():
+        metrics.check.labels(name).set(1 if ok else 0)
+    return checks
 
 
 def _any_other(registry: Registry) -> str:

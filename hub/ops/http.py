@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.contract.tokens import TokenFile
+from hub.ops.auth import TokenAuth
 from hub.ops.console import Console
 from hub.ops.status import CaseStatus
 from hub.state.ledger import Expectation
@@ -24,12 +29,22 @@ class Views(Protocol):
 
     async def overdue(self) -> list[Expectation]: ...
 
+    @property
+    def broker_node(self) -> str | None:
+        """``host:port`` of the broker node this replica is connected to, None when none."""
+
 
 def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
-              views: Views, console: Console | None = None) -> Starlette:
+              views: Views, console: Console | None = None,
+              tokens: TokenFile | None = None,
+              details: Callable[[], dict[str, object]] | None = None,
+              trust_file: Path | None = None) -> Starlette:
     """``/metrics``, ``/healthz`` (the process lives), ``/readyz`` (every check is green),
-    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; with ``console`` also the
-    operators' page at ``/`` and ``/console`` (:mod:`hub.ops.console`)."""
+    ``/cases/{case_id}`` (a case's timeline as JSON) and ``/overdue``; ``details`` adds to
+    ``/readyz`` what is not a pass/fail check (configuration versions, degraded, notes);
+    ``/trust`` serves the signed trust document; with ``console`` also the operators' page at
+    ``/`` and ``/console`` (:mod:`hub.ops.console`). With ``tokens`` every request but the two
+    probes needs a token of the right role (:mod:`hub.ops.auth`)."""
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -40,7 +55,21 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
     async def readyz(request: Request) -> Response:
         checks = readiness()
         ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        extra = details() if details is not None else {}
+        return JSONResponse({"ready": ok, "checks": checks, "broker_node": views.broker_node,
+                             **extra},
+                            status_code=200 if ok else 503)
+
+    async def trust(request: Request) -> Response:
+        """The signed trust document as the authority signed it (readers verify it)."""
+        try:
+            body = await asyncio.to_thread(trust_file.read_bytes) if trust_file else None
+        except OSError:
+            body = None
+        if body is None:
+            return JSONResponse({"error": "no trust document published"}, status_code=404)
+        return Response(body, media_type="application/json",
+                        headers={"Cache-Control": "no-cache"})
 
     async def case(request: Request) -> Response:
         status = await views.case(request.path_params["case_id"])
@@ -56,10 +85,12 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
                  for i in await views.overdue()]
         return JSONResponse({"overdue": items})
 
-    return Starlette(routes=[
+    middleware = [Middleware(TokenAuth, tokens=tokens)] if tokens is not None else []
+    return Starlette(middleware=middleware, routes=[
         Route("/metrics", metrics_endpoint),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/trust", trust),
         Route("/cases/{case_id}", case),
         Route("/overdue", overdue),
         *(console.routes() if console is not None else []),

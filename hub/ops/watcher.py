@@ -2,9 +2,14 @@
 
 One tick: remind on missed deadlines, escalate second misses to the Maatwerkloket, start and end
 time-outs, remind and report missed escalation steps and repayment dates
-(:mod:`hub.state.escalations`, :mod:`hub.state.bridging`), refresh the gauges, and publish what
-the outbox holds. Every decision is a conditional update in the shared state, so replicas can
-tick at the same time without doubling a message.
+(:mod:`hub.state.escalations`, :mod:`hub.state.bridging`), refresh the gauges, sign an audit
+checkpoint when one is due, and publish what the outbox holds. Every decision is a conditional
+update in the shared state, so replicas can tick at the same time without doubling a message.
+
+The overdue, late and active time-out gauges count the whole database, not one replica's work:
+only the replica holding the ``gauges`` lease (:mod:`hub.state.leases`) exports them, the others
+export none of their series, so ``sum()`` over N replicas is not N times too high.
+``maatwerk_gauges_leader`` says which replica it is.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from hub.core.router import TRANSIENT, Router
-from hub.state import bridging, escalations, timeouts
+from hub.state import bridging, checkpoints, escalations, leases, timeouts
 from hub.state.ledger import Ledger
 from hub.telemetry.metrics import HubMetrics
 
@@ -26,8 +34,14 @@ log = logging.getLogger("maatwerk.watcher")
 class Watcher:
     def __init__(self, *, ledger: Ledger, router: Router, metrics: HubMetrics,
                  clock: Callable[[], datetime], interval: float,
-                 after_tick: Callable[[], Awaitable[None]] | None = None) -> None:
+                 after_tick: Callable[[], Awaitable[None]] | None = None,
+                 replica: str | None = None) -> None:
         self.after_tick = after_tick
+        self.replica = replica or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = max(3 * interval, 15.0)
+        """A dead leader's gauges move to another replica within this time."""
+        self.checkpoint_seconds = checkpoints.EVERY_SECONDS
+        """How often the audit head is signed while the chain grows."""
         self.ledger = ledger
         self.router = router
         self.metrics = metrics
@@ -48,6 +62,8 @@ class Watcher:
         reminded += steps[0] + repayments[0]
         escalated += steps[1] + repayments[1]
         await self._gauges(now)
+        await checkpoints.due(self.ledger.audit, self.ledger.notary.hub_id,
+                              self.ledger.notary.countersign, now, self.checkpoint_seconds)
         sent = await self.router.flush_outbox()
         if self.after_tick is not None:
             await self.after_tick()
@@ -56,6 +72,14 @@ class Watcher:
                                             "escalated": escalated, "ended": ended, "sent": sent})
 
     async def _gauges(self, now: datetime) -> None:
+        gauges = (self.metrics.overdue, self.metrics.late, self.metrics.active_timeouts)
+        if not await leases.hold(self.ledger.db, leases.GAUGES, self.replica,
+                                 self.lease_seconds):
+            self.metrics.gauges_leader.set(0)
+            for gauge in gauges:
+                gauge.clear()
+            return
+        self.metrics.gauges_leader.set(1)
         for gauge, items in ((self.metrics.overdue, await self.ledger.overdue()),
                              (self.metrics.late, await self.ledger.late(now))):
             gauge.clear()
@@ -75,3 +99,6 @@ class Watcher:
                 log.exception("watcher tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
+        with contextlib.suppress(Exception):
+            await leases.release(self.ledger.db, leases.GAUGES, self.replica)
+        self.metrics.gauges_leader.set(0)

@@ -55,7 +55,13 @@ from hub.state.audit_chain import (
     VerifyResult,
     tail_intact,
 )
-from hub.state.audit_events import AuditEntry, check_entry, new_span_id, new_trace_id
+from hub.state.audit_events import (
+    EVENT_ROUTED,
+    AuditEntry,
+    check_entry,
+    new_span_id,
+    new_trace_id,
+)
 from hub.state.database import (
     Database,
     PostgresDatabase,
@@ -142,9 +148,22 @@ class AuditLog:
                                    case_id)
         return [AuditRecord.from_row(r) for r in rows]
 
+    async def routed_exactly(self, message_id: str, recipient: str, digest: str) -> bool:
+        """Whether the chain records routing these exact bytes (SHA-256 ``digest``) of
+        ``message_id`` to ``recipient`` (a dead letter's redelivery checks this)."""
+        rows = await self.db.fetch(
+            "SELECT seq FROM audit_log WHERE event = $1 AND message_id = $2 AND recipient = $3 "
+            "AND body_hash = $4 LIMIT 1", EVENT_ROUTED, message_id, recipient, digest)
+        return bool(rows)
+
     async def head(self) -> tuple[int, str] | None:
         row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")
         return (int(row["seq"]), row["hash"]) if row else None
+
+    async def hash_at(self, seq: int) -> str | None:
+        """The stored hash of record ``seq`` (for the signed checkpoints), or None."""
+        row = await self.db.fetchone("SELECT hash FROM audit_log WHERE seq = $1", seq)
+        return str(row["hash"]) if row else None
 
     async def verify(self, page: int = 1000) -> VerifyResult:
         """Walk the chain in seq order: recompute every hash and every link, then the head."""
@@ -165,14 +184,20 @@ class AuditLog:
 
     async def check_tail(self, records: int = 100) -> bool:
         """Cheap readiness check: the last ``records`` link up and end at the head."""
+        # One statement, so head and tail are one consistent read: an append committed between
+        # two separate reads made a healthy chain look broken (readiness flapped under load).
         try:
-            head = await self.head()
-            if head is None:
-                return True
             rows = await self.db.fetch(
-                "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq", head[0] - records)
+                "SELECT h.seq AS head_seq, h.hash AS head_hash, l.* FROM audit_head h "
+                "LEFT JOIN audit_log l ON l.seq > h.seq - $1 AND l.seq <= h.seq "
+                "WHERE h.id = 1 ORDER BY l.seq", records)
         except StoreUnavailableError:
             return False
+        if not rows:
+            return True  # no head yet: an empty chain
+        head = (int(rows[0]["head_seq"]), rows[0]["head_hash"])
+        if rows[0]["seq"] is None:
+            return False  # a head without its records
         return tail_intact([AuditRecord.from_row(r) for r in rows], head)
 
 

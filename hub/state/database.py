@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import asyncpg
 from hub.contract.errors import ConfigError, HubError
 
 Row = dict[str, Any]
+log = logging.getLogger("maatwerk.state")
 
 
 def to_ms(moment: datetime) -> int:
@@ -48,8 +51,37 @@ class StoreUnavailableError(HubError):
     """The state store cannot be reached or refused a write; the caller retries, loses nothing."""
 
 
+@dataclass(frozen=True)
+class StateTimeouts:
+    """How long the hub waits for the state store before it counts as not answering.
+
+    PostgreSQL: ``statement_timeout`` and ``lock_timeout`` (server side) and the wait for a pool
+    connection; SQLite: ``busy_timeout`` (the wait for a locked database, on the event loop's
+    thread, so keep it short). A timeout raises :class:`StoreUnavailableError` (the message is
+    retried, readiness goes red), logs a warning and is counted (``on_timeout``).
+    """
+
+    statement: float = 30.0
+    lock: float = 15.0
+    sqlite_busy_ms: int = 1000
+    pool: float = 30.0  # a busy replica queues for connections: slow is not unanswering
+
+
+TimeoutHook = Callable[[str], None]
+
+
+def _timed_out(kind: str, hook: TimeoutHook | None, exc: BaseException) -> StoreUnavailableError:
+    log.warning("state store did not answer (%s timeout): %s", kind, exc,
+                extra={"event": "state_timeout", "kind": kind})
+    if hook is not None:
+        hook(kind)
+    return StoreUnavailableError(f"state store {kind} timeout: {exc}")
+
+
 class Database(ABC):
     """The few operations the hub needs, the same on both backends."""
+
+    on_timeout: TimeoutHook | None = None  # called with the kind of every timeout
 
     @abstractmethod
     async def execute(self, sql: str, *args: Any) -> int:
@@ -98,12 +130,13 @@ class SqliteDatabase(Database):
         self._conn = conn
         self._lock = asyncio.Lock()
         self._in_tx = False
+        self.on_timeout: TimeoutHook | None = None
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteDatabase:
+    async def open(cls, path: Path, busy_ms: int = 1000) -> SqliteDatabase:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={int(busy_ms)}"):
             conn.execute(f"PRAGMA {pragma}")
         return cls(conn)
 
@@ -111,6 +144,8 @@ class SqliteDatabase(Database):
         try:
             return self._conn.execute(_sqlite_sql(sql), tuple(args))
         except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _timed_out("busy", self.on_timeout, exc) from exc
             raise StoreUnavailableError(f"sqlite: {exc}") from exc
 
     def _rows(self, sql: str, args: Sequence[Any]) -> list[Row]:
@@ -172,50 +207,77 @@ class _PgConnection(Database):
         return None
 
 
-class PostgresDatabase(Database):
-    """asyncpg pool; every statement on its own connection unless inside ``transaction()``."""
+_PG_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+
+class PostgresDatabase(Database):
+    """asyncpg pool; every statement on its own connection unless inside ``transaction()``.
+
+    Every wait is bounded (:class:`StateTimeouts`): statements and lock waits on the server, the
+    pool connection in the client, so a stuck database stalls nothing forever.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, timeouts: StateTimeouts | None = None) -> None:
         self._pool = pool
+        self.timeouts = timeouts or StateTimeouts()
+        self.on_timeout: TimeoutHook | None = None
 
     @classmethod
-    async def open(cls, url: str) -> PostgresDatabase:
+    async def open(cls, url: str, timeouts: StateTimeouts | None = None) -> PostgresDatabase:
+        timeouts = timeouts or StateTimeouts()
+        settings = {"statement_timeout": str(int(timeouts.statement * 1000)),
+                    "lock_timeout": str(int(timeouts.lock * 1000))}
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
-        except (OSError, asyncpg.PostgresError) as exc:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=10,
+                                             server_settings=settings,
+                                             timeout=timeouts.statement)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             raise StoreUnavailableError(f"postgresql: cannot connect: {exc}") from exc
-        return cls(pool)
+        return cls(pool, timeouts)
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pool connection; every failure to get or use one is a StoreUnavailableError."""
+        try:
+            conn = await self._pool.acquire(timeout=self.timeouts.pool)
+        except TimeoutError as exc:
+            raise _timed_out("pool", self.on_timeout, exc) from exc
+        except _PG_DOWN as exc:
+            raise StoreUnavailableError(f"postgresql: {exc}") from exc
+        try:
+            yield conn
+        except asyncpg.LockNotAvailableError as exc:
+            raise _timed_out("lock", self.on_timeout, exc) from exc
+        except asyncpg.QueryCanceledError as exc:
+            raise _timed_out("statement", self.on_timeout, exc) from exc
+        except _PG_DOWN as exc:
+            raise StoreUnavailableError(f"postgresql: {exc}") from exc
+        finally:
+            await self._pool.release(conn)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        try:
-            async with self._pool.acquire() as conn:
-                return await _PgConnection(conn).execute(sql, *args)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailableError(f"postgresql: {exc}") from exc
+        async with self._acquire() as conn:
+            return await _PgConnection(conn).execute(sql, *args)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        try:
-            async with self._pool.acquire() as conn:
-                return await _PgConnection(conn).fetch(sql, *args)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailableError(f"postgresql: {exc}") from exc
+        async with self._acquire() as conn:
+            return await _PgConnection(conn).fetch(sql, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield _PgConnection(conn)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailableError(f"postgresql: {exc}") from exc
+        async with self._acquire() as conn, conn.transaction():
+            yield _PgConnection(conn)
 
     async def close(self) -> None:
         await self._pool.close()
 
 
-async def open_database(url: str) -> Database:
+async def open_database(url: str, timeouts: StateTimeouts | None = None) -> Database:
     """``sqlite:///relative/path``, ``sqlite:////abs/path`` or ``postgresql://...``."""
+    timeouts = timeouts or StateTimeouts()
     if url.startswith("sqlite:///"):
-        return await SqliteDatabase.open(Path(url.removeprefix("sqlite:///")))
+        return await SqliteDatabase.open(Path(url.removeprefix("sqlite:///")),
+                                         timeouts.sqlite_busy_ms)
     if url.startswith(("postgresql://", "postgres://")):
-        return await PostgresDatabase.open(url)
+        return await PostgresDatabase.open(url, timeouts)
     raise ConfigError(f"MAATWERK_STATE_URL={url!r}: use sqlite:///PATH or postgresql://...")

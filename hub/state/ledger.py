@@ -30,6 +30,7 @@ from hub.contract.registry import Registry
 from hub.state import audit_events, bridging, escalations, outbox, timeouts
 from hub.state.audit import AuditLog
 from hub.state.audit_events import AuditEntry
+from hub.state.config_versions import Stamp, record_stamp
 from hub.state.database import Database, Row, StoreUnavailableError, from_ms, to_ms
 from hub.state.seen import DELIVERED, PROCESSED, ROUTED, MessageStore
 
@@ -110,12 +111,15 @@ class Ledger:
     # -- recording, in the transaction that marks a message routed --------------------------------
 
     async def record_routed(self, envelope: Envelope, *, policy_version: str, rule: str,
-                            now: datetime, raw: bytes, entry: AuditEntry) -> list[Fulfilment]:
+                            now: datetime, raw: bytes, entry: AuditEntry,
+                            stamp: Stamp | None = None) -> list[Fulfilment]:
         """Mark routed, open expectations, fulfil answered ones, move the time-out state and
         append the audit records: one transaction, all or nothing."""
         async with self.db.transaction() as tx:
             await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
                                           rule=rule, decided_at=now)
+            if stamp is not None:
+                await record_stamp(tx, str(envelope.id), stamp)
             tracked = await escalations.on_routed(tx, envelope, now, self.agreements,
                                                   self.registry, self.notary, self.audit)
             await self._expect(tx, envelope, now, responses=not tracked)

@@ -5,8 +5,11 @@ Each migration is recorded in ``schema_migrations``; replicas that start togethe
 by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` by
 :mod:`hub.state.ledger`, ``timeouts`` by :mod:`hub.state.timeouts`, ``outbox`` by
 :mod:`hub.state.outbox`, ``audit_log`` and ``audit_head`` by :mod:`hub.state.audit`,
-``hub_health`` by :mod:`hub.state.health`, ``escalations`` and ``escalation_events`` by
-:mod:`hub.state.escalations`, ``bridging`` by :mod:`hub.state.bridging`.
+``hub_health`` by :mod:`hub.state.health`, ``hub_leases`` by :mod:`hub.state.leases`,
+``audit_checkpoints`` by :mod:`hub.state.checkpoints`, ``config_versions`` and
+``config_reload_requests`` (and the version columns of ``messages``) by
+:mod:`hub.state.config_versions`, ``escalations`` and
+``escalation_events`` by :mod:`hub.state.escalations`, ``bridging`` by :mod:`hub.state.bridging`.
 """
 
 from __future__ import annotations
@@ -130,7 +133,41 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "messages.content_sha256: the canonical bytes' hash, to tell a copy from a reused id", [
         "ALTER TABLE messages ADD COLUMN content_sha256 TEXT",
     ]),
-    (6, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
+    (6, "hub_leases (which replica exports the database-wide gauges); audit_checkpoints "
+        "(signed audit heads)", [
+        "CREATE TABLE IF NOT EXISTS hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+        "expires_at BIGINT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            seq BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            hub TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+    ]),
+    (7, "config_versions: committed configuration generations, reload requests, and "
+        "the versions each decision used (messages)", [
+        """CREATE TABLE IF NOT EXISTS config_versions (
+            generation BIGINT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            registry_version TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            agreements_version TEXT NOT NULL,
+            bundle TEXT NOT NULL,
+            committed_at BIGINT NOT NULL,
+            committed_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS config_reload_requests (
+            id BIGINT PRIMARY KEY,
+            requested_at BIGINT NOT NULL,
+            requested_by TEXT NOT NULL
+        )""",
+        "ALTER TABLE messages ADD COLUMN config_generation BIGINT",
+        "ALTER TABLE messages ADD COLUMN registry_version TEXT",
+        "ALTER TABLE messages ADD COLUMN agreements_version TEXT",
+    ]),
+    (8, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
         """CREATE TABLE IF NOT EXISTS escalations (
             escalation_id TEXT PRIMARY KEY,
             case_id TEXT NOT NULL,

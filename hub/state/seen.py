@@ -109,6 +109,13 @@ class MessageStore:
         assert record is not None  # inserted before; rows are never deleted here
         return Claim(new=False, record=record)
 
+    async def reclaim_refused(self, message_id: UUID) -> bool:
+        """Claim a refused message again (a replay): True for the one caller that did."""
+        rows = await self.db.fetch(
+            "UPDATE messages SET status = $2, reason = NULL, decided_at = NULL "
+            "WHERE id = $1 AND status = $3 RETURNING id", str(message_id), PROCESSING, REFUSED)
+        return bool(rows)
+
     async def decide(
         self, message_id: UUID, status: str, *, reason: str | None = None,
         policy_version: str | None = None, rule: str | None = None,
@@ -154,3 +161,12 @@ class MessageStore:
         return await self.db.execute(
             "UPDATE messages SET case_id = $2, conversation_id = id, in_reply_to = NULL, "
             "rule = NULL WHERE case_id = $1", case_id, blank)
+
+
+async def record_versions(db: Database, message_id: str, *, generation: int,
+                          registry_version: str, agreements_version: str) -> None:
+    """The configuration generation, registry and agreements versions a decision used."""
+    await db.execute(
+        "UPDATE messages SET config_generation = $2, registry_version = $3, "
+        "agreements_version = $4 WHERE id = $1",
+        message_id, generation, registry_version, agreements_version)

@@ -45,8 +45,30 @@ class HubMetrics:
         self.key_expiry_days = Gauge("maatwerk_key_expiry_days", "Days until a published, "
                                      "unrevoked participant key expires",
                                      ["participant", "kid"], registry=r)
+        self.config_reload_failures = Counter(
+            "maatwerk_config_reload_failures", "Reloads of the registry, keys, policy or "
+            "agreements refused because a file did not validate (the old version stays)",
+            registry=r)
+        self.config_version_info = Gauge(
+            "maatwerk_config_version_info", "1 for the version of each configuration part this "
+            "replica decides under (kind: registry, policy, agreements, generation)",
+            ["kind", "version"], registry=r)
         self.ready = Gauge("maatwerk_ready", "1 when the broker, topology and state store are up",
                            registry=r)
+        self.check = Gauge("maatwerk_check", "1 when a deep readiness check passes (registry, "
+                           "policy, signing, state, audit)", ["check"], registry=r)
+        self.gauges_leader = Gauge(
+            "maatwerk_gauges_leader", "1 on the one replica that exports the database-wide "
+            "gauges (maatwerk_overdue, maatwerk_late, maatwerk_timeouts_active)", registry=r)
+        self.broker_node = Gauge("maatwerk_broker_node_info", "1 for the broker node this "
+                                 "replica is connected to (none while reconnecting)", ["node"],
+                                 registry=r)
+        self.state_timeouts = Counter("maatwerk_state_timeouts", "State store waits that timed "
+                                      "out, by kind (statement, lock, pool, busy)", ["kind"],
+                                      registry=r)
+        self.redeliveries_finished = Counter(
+            "maatwerk_redeliveries_finished", "Redeliveries of messages already decided (the ack "
+            "was lost), acknowledged without any message", registry=r)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

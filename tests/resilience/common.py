@@ -1,11 +1,9 @@
 """Shared pieces of the resilience tests: a tally per message id at the recipient's handler,
-batched sending with confirms (and retries across an outage), a hub in its own process, and the
-broker's stop_app / start_app."""
+batched sending with confirms (and retries across an outage), and a hub in its own process."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -146,14 +144,6 @@ def kill(process: Child) -> None:
 async def stop_gracefully(process: Child) -> int:
     """SIGTERM; the exit code (a SIGKILL after 20 s shows as -9)."""
     return await process.stop(grace=20)
-
-
-# -- the broker ----------------------------------------------------------------------------------
-
-async def rabbitmqctl(action: str) -> None:
-    """``rabbitmqctl stop_app`` or ``start_app``, off the event loop (it blocks for seconds)."""
-    await asyncio.to_thread(subprocess.run, ["rabbitmqctl", action], check=True,
-                            capture_output=True, timeout=90)
 
 
 def unique(values: Iterable[str]) -> int:

@@ -16,7 +16,7 @@ import yaml
 from hub.config import Settings
 from hub.contract import names
 from hub.contract.registry import load_registry
-from hub.core.broker_admin import permissions_for
+from hub.core.broker_admin import DEAD_LETTER_POLICY, permissions_for
 from hub.core.topology import quorum_arguments
 from hub.telemetry.metrics import HubMetrics
 
@@ -79,8 +79,7 @@ def test_images_and_commands(services: dict[str, dict[str, Any]]) -> None:
         assert adapter["command"] == ["maatwerk-adapter", "run", agency]
         assert _env(adapter)["BACKOFFICE_URL"].startswith(f"http://backoffice-{agency}:")
         assert "backoffice-" + agency in adapter["depends_on"]
-        assert services[f"backoffice-{agency}"]["command"] == [
-            "python", "-m", "tests.support.backoffice", agency]
+        assert services[f"backoffice-{agency}"]["command"] == ["maatwerk-backoffice", agency]
     assert services["municipality"]["command"] == ["maatwerk-adapter", "run",
                                                    "municipality"]
     assert services["loket"]["command"] == ["maatwerk-adapter", "run", "loket"]
@@ -90,8 +89,8 @@ def test_adapters_connect_as_their_own_broker_user(services: dict[str, dict[str,
     registry = load_registry()
     for name, service in services.items():
         env = _env(service)
-        if "AMQP_URL" not in env:
-            continue
+        if "AMQP_URL" not in env or name == "demo":
+            continue  # the demo logs in as the broker's admin and connects its children itself
         user = urlsplit(env["AMQP_URL"]).username
         participant = env.get("MAATWERK_PARTICIPANT", "hub")
         found = registry.get(participant)
@@ -116,6 +115,23 @@ def test_every_mounted_or_built_file_exists(services: dict[str, dict[str, Any]])
                         assert (context / source).exists(), f"Dockerfile copies missing {source}"
 
 
+def test_http_surfaces_are_authenticated_or_loopback(services: dict[str, dict[str, Any]]) -> None:
+    """The hub and the municipality API listen on 0.0.0.0 in their containers: only with a
+    token file (else they refuse to start), and published on the host's loopback only."""
+    hub, municipality = _env(services["hub"]), _env(services["municipality"])
+    assert hub["MAATWERK_HTTP_TOKENS"].startswith("/tokens/")
+    assert municipality["MAATWERK_ADAPTER_HTTP_TOKENS"].startswith("/tokens/")
+    for name in ("hub", "municipality"):
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), name
+        assert services[name]["depends_on"]["http-tokens"]["condition"] == \
+            "service_completed_successfully"
+    script = " ".join(services["http-tokens"]["command"])
+    assert "tokens --file /tokens/hub-http.yaml add prometheus --role metrics" in script
+    config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
+    [job] = [j for j in config["scrape_configs"] if j["job_name"] == "maatwerk-hub"]
+    assert job["authorization"]["credentials_file"] == "/tokens/prometheus.token"
+
+
 def test_prometheus_scrapes_hub_and_rabbitmq() -> None:
     config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
@@ -138,18 +154,23 @@ def test_definitions_match_the_topology(definitions: dict[str, Any]) -> None:
     limit = Settings.from_env({}).delivery_limit
     queues = {q["name"]: q for q in definitions["queues"]}
     inboxes = {names.inbox(p.id) for p in registry.document.participants if p.kind != "hub"}
-    assert set(queues) == {names.HUB_QUEUE, names.DEAD_LETTER_QUEUE, *inboxes}
+    assert set(queues) == {names.HUB_QUEUE, names.REPLAY_QUEUE, names.DEAD_LETTER_QUEUE,
+                           *inboxes}
     for name, queue in queues.items():
         assert queue["vhost"] == "/" and queue["durable"] and not queue["auto_delete"]
         if name == names.DEAD_LETTER_QUEUE:
-            assert queue["arguments"] == {"x-queue-type": "quorum"}
+            assert queue["arguments"] == {"x-queue-type": "quorum",
+                                          "x-quorum-initial-group-size": 3}
         else:
             assert queue["arguments"] == dict(quorum_arguments(limit)), name
     exchanges = {e["name"]: e["type"] for e in definitions["exchanges"]}
     assert exchanges == {names.INBOUND_EXCHANGE: "direct", names.DELIVER_EXCHANGE: "direct",
-                         names.DEAD_LETTER_EXCHANGE: "fanout"}
+                         names.REPLAY_EXCHANGE: "direct", names.DEAD_LETTER_EXCHANGE: "fanout"}
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in definitions["bindings"]}
     assert (names.INBOUND_EXCHANGE, names.HUB_QUEUE, names.INBOUND_ROUTING_KEY) in bindings
+    assert (names.REPLAY_EXCHANGE, names.REPLAY_QUEUE, names.REPLAY_ROUTING_KEY) in bindings
+    [retention] = definitions["policies"]
+    assert retention["name"] == DEAD_LETTER_POLICY and "message-ttl" in retention["definition"]
     assert any(s == names.DEAD_LETTER_EXCHANGE and d == names.DEAD_LETTER_QUEUE
                for s, d, _ in bindings)
     for p in registry.document.participants:
@@ -167,7 +188,7 @@ def test_definitions_grant_least_privilege(definitions: dict[str, Any]) -> None:
             expected.configure, expected.write, expected.read), participant.id
     users = {u["name"] for u in definitions["users"]}
     assert {p.broker_user for p in registry.document.participants} <= users
-    assert {v["name"] for v in definitions["vhosts"]} == {"/"}
+    assert {v["name"] for v in definitions["vhosts"]} == {"/", "demo"}  # demo: the profile
 
 
 def test_demo_passwords_in_compose_match_the_definitions(
@@ -203,7 +224,7 @@ _FUNCTIONS_AND_KEYWORDS = {
     "sum", "min", "max", "avg", "count", "rate", "irate", "increase", "histogram_quantile",
     "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
     "topk", "bottomk", "clamp_min", "clamp_max", "abs", "delta", "deriv", "offset", "bool",
-    "le", "vector", "scalar", "time",
+    "le", "vector", "scalar", "time", "absent", "min_over_time", "max_over_time",
 }
 
 
@@ -256,3 +277,66 @@ def test_grafana_provisioning_points_at_the_dashboards(
     dashboard = json.loads((COMPOSE / "grafana" / "dashboards" / "maatwerk-hub.json").read_text())
     uid = datasource["datasources"][0]["uid"]
     assert all(p["datasource"]["uid"] == uid for p in dashboard["panels"])
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+ALERTS = {"MaatwerkHubNotReady", "MaatwerkOverdueAnswers", "MaatwerkDeadLettersGrowing",
+          "MaatwerkKeyExpiresSoon", "MaatwerkInboundBacklog", "MaatwerkAuditFailing",
+          "MaatwerkRefusalRateSpike"}
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load((COMPOSE / "prometheus" / "alerts.yml").read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def test_alert_rules_cover_the_operators_cases_with_real_metrics() -> None:
+    rules = alert_rules()
+    assert {r["alert"] for r in rules} == ALERTS
+    exported = exported_metric_names()
+    for rule in rules:
+        used = metric_names_in(rule["expr"])
+        unknown = {n for n in used if not n.startswith("rabbitmq_") and n not in exported}
+        assert used and not unknown, f"{rule['alert']} queries {sorted(unknown)}"
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    missing = {a for a in ALERTS if f"`{a}`" not in docs}
+    assert not missing, f"docs/operations.md does not explain {sorted(missing)}"
+
+
+def test_prometheus_loads_the_rules_and_sends_to_alertmanager(
+    services: dict[str, dict[str, Any]]
+) -> None:
+    config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
+    mounts = dict(v.split(":")[:2][::-1] for v in services["prometheus"]["volumes"])
+    for rule_file in config["rule_files"]:
+        assert rule_file in mounts and (COMPOSE / mounts[rule_file]).is_file()
+    targets = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"]
+               for t in sc["targets"]]
+    assert targets and all(t.split(":")[0] in services for t in targets)
+    tests = yaml.safe_load((COMPOSE / "prometheus" / "alerts.test.yml").read_text())
+    tested = {t["alertname"] for case in tests["tests"] for t in case["alert_rule_test"]}
+    assert tested == ALERTS  # promtool test rules (scripts/test) exercises every alert
+
+
+def test_alertmanager_routes_every_severity_to_a_receiver(
+    services: dict[str, dict[str, Any]]
+) -> None:
+    config = yaml.safe_load((COMPOSE / "alertmanager" / "alertmanager.yml").read_text())
+    receivers = {r["name"] for r in config["receivers"]}
+    routes = config["route"]["routes"]
+    assert config["route"]["receiver"] in receivers
+    assert all(r["receiver"] in receivers for r in routes)
+    routed = {m.split("=")[1].strip().strip('"') for r in routes for m in r["matchers"]
+              if m.startswith("severity")}
+    assert routed == {r["labels"]["severity"] for r in alert_rules()}
+    mounts = dict(v.split(":")[:2][::-1] for v in services["alertmanager"]["volumes"])
+    assert (COMPOSE / mounts["/etc/alertmanager/alertmanager.yml"]).is_file()
+
+
+def test_dashboard_shows_key_expiry() -> None:
+    dashboard = json.loads((COMPOSE / "grafana" / "dashboards" / "maatwerk-hub.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert any("maatwerk_key_expiry_days" in e for e in exprs)

@@ -37,7 +37,11 @@ OWNERS = {
     "escalations": "escalations",
     "escalation_events": "escalations",
     "bridging": "bridging",
+    "hub_leases": "leases",
+    "audit_checkpoints": "checkpoints",
     "schema_migrations": "migrations",
+    "config_versions": "config_versions",
+    "config_reload_requests": "config_versions",
 }
 """Every table of the hub's state and the one module of hub/state that reads and writes it."""
 

@@ -18,15 +18,18 @@ from hub.contract.errors import ConfigError
 EXPECTED = {
     "AdapterError", "AdapterSettings", "BackOffice", "BackOfficeAnswer", "Delivery", "GiveUp",
     "Handler", "HubClient", "PermanentError", "Reply", "TransientError", "describe_variables",
+    "TrustStore", "watch_registry",  # issue 12: the trust document, reloading the registry
     # the contract's exceptions the SDK raises (tests/unit/test_exceptions.py)
     "ConfigError", "HubError", "JsonError", "KeyStoreError", "PolicyRefusal", "Refusal",
+    "TrustError",
 }
 
 
 def test_exported_members() -> None:
     assert set(adapters.sdk.__all__) == EXPECTED
     names = {n for n in dir(adapters.sdk) if not n.startswith("_")}
-    modules = {"backoffice", "client", "config", "errors", "handled"}
+    modules = {"backoffice", "client", "config", "errors", "failover", "handled",
+               "registry_watch", "trust"}
     assert names - modules == EXPECTED, "export new names through __all__ deliberately"
     for name in adapters.sdk.__all__:
         assert getattr(adapters.sdk, name) is not None

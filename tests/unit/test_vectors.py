@@ -47,6 +47,7 @@ def test_enough_vectors() -> None:
     stateful = {"missing_user_id", "user_id_mismatch", "message_id_mismatch", "unroutable",
                 "id_reused", "id_conflict", "unknown_conversation",
                 "missing_signature",  # a message without a signature fails the schema first
+                "participant_suspended",  # the registry's status, not the message content
                 "escalation_rule", "bridging_rule"}  # the case's escalation state decides
     assert reasons == {r.value for r in ReasonCode} - stateful
 

@@ -40,6 +40,12 @@ AMQP_PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         "message_id": {"required": False, "description": (
             "The envelope id when it could be read, else the publisher's message_id.")},
         "delivery_mode": {"required": True, "const": 2},
+        "timestamp": {"required": False, "description": (
+            "When the hub or an adapter dead-lettered it (the age that retention counts).")},
+        "user_id": {"required": False, "description": (
+            "An adapter's dead letter: the adapter's own broker user (validated by RabbitMQ).")},
+        "type": {"required": False, "description": "An adapter's dead letter: the message type."},
+        "content_type": {"required": False, "const": "application/json"},
     },
 }
 _DELIVERY_COUNT = {"required": False, "description": (
@@ -54,17 +60,26 @@ AMQP_HEADERS: dict[str, dict[str, dict[str, Any]]] = {
             "On a routed participant message: the policy rule that allowed it.")},
         names.HEADER_POLICY_VERSION: {"required": False, "description": (
             "On a routed participant message: the policy version that allowed it.")},
+        "x-maatwerk-redelivered": {"required": False, "description": (
+            "true on a dead letter the hub delivered again (maatwerk-hub deadletters replay).")},
         "x-delivery-count": _DELIVERY_COUNT,
     },
     "deadLetter": {
         names.HEADER_REASON: {"required": True, "description": "Reason code, or poison."},
         names.HEADER_DETAIL: {"required": True, "description": (
             "One line explaining the reason; no field values.")},
-        names.HEADER_SOURCE: {"required": True, "const": names.HUB_SOURCE, "description": (
-            "Who refused it: always hub (a poison message dead-lettered by the queue's delivery "
-            "limit carries RabbitMQ's x-death instead of these headers).")},
-        names.HEADER_USER_ID: {"required": True, "description": (
-            "The broker user that published it (empty when the message had no user_id).")},
+        names.HEADER_SOURCE: {"required": True, "description": (
+            "Who dead-lettered it: hub (a refusal) or adapter:<id> (an SDK adapter gave up); a "
+            "poison message dead-lettered by the queue's delivery limit carries RabbitMQ's "
+            "x-death instead of these headers.")},
+        names.HEADER_USER_ID: {"required": False, "description": (
+            "A refusal: the broker user that published it (empty when the message had no "
+            "user_id).")},
+        names.HEADER_SEAL: {"required": False, "description": (
+            "A refusal: HMAC of the hub's key over x-maatwerk-user-id and the body's SHA-256; "
+            "a replay trusts the user id only under a valid seal.")},
+        names.HEADER_QUEUE: {"required": False, "description": (
+            "An adapter's dead letter: the inbox it was taken from.")},
         "x-delivery-count": _DELIVERY_COUNT,
     },
 }

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from hub.contract.errors import ConfigError
 from hub.contract.schemas.asyncapi import asyncapi_document
-from hub.contract.schemas.common import GENERATED, Files, yaml_bytes
+from hub.contract.schemas.common import GENERATED, Files, json_bytes, yaml_bytes
 from hub.contract.schemas.json_schema import json_schema_files
 from hub.contract.schemas.readmes import schemas_readme
+from hub.contract.schemas.trust_vectors import trust_vector_files
 from hub.contract.schemas.vectors import vector_files
 
 
@@ -18,6 +19,7 @@ def render() -> Files:
     files.update(json_schema_files())
     files["asyncapi.yaml"] = yaml_bytes(asyncapi_document(), GENERATED)
     files.update(vector_files())
+    files.update(trust_vector_files("test-vectors/trust/", json_bytes))
     return dict(sorted(files.items()))
 
 

@@ -66,8 +66,19 @@ class Observed:
 
 
 def _death_of(message: AbstractIncomingMessage, inbox: str) -> str | None:
-    """The reason the message was dead-lettered from ``inbox``, or None if it came elsewhere."""
-    deaths = (message.headers or {}).get("x-death")
+    """The reason the message was dead-lettered from ``inbox``, or None if it came elsewhere.
+
+    Two ways are recognised: the broker's own dead-lettering of a reject (``x-death`` names the
+    inbox), and the SDK's way, which publishes the message to the dead-letter exchange itself as
+    the participant (RabbitMQ checked its ``user_id``) with ``x-maatwerk-source: adapter:<id>``,
+    ``x-maatwerk-queue`` and ``x-maatwerk-reason``.
+    """
+    headers = message.headers or {}
+    source = str(headers.get(names.HEADER_SOURCE, ""))
+    if (message.user_id and source == f"adapter:{inbox.removeprefix(names.INBOX_PREFIX)}"
+            and headers.get(names.HEADER_QUEUE) == inbox):
+        return str(headers.get(names.HEADER_REASON, "rejected"))
+    deaths = headers.get("x-death")
     if not isinstance(deaths, list | tuple):
         return None
     for death in deaths:
