@@ -126,8 +126,10 @@ async def test_escalation_through_every_state_missed_loket_deadline_escalated_on
     await loket.answer_escalation(case, escalation, outcome="accepted", loket_reference=REF,
                                   next_step="let_referral")
     await wait_for(lambda: bool(received(gm, case, "escalation.response")))
+    await escalation_state(hub, case, "accepted")
     await loket.report_progress(case, escalation, loket_reference=REF, step="mediation")
     await wait_for(lambda: bool(received(gm, case, "escalation.progress")))
+    await escalation_state(hub, case, "in_progress")
     await loket.refer_to_let(case, loket_reference=REF, agencies_involved=["uwv"],
                              problem_areas=["benefits", "housing"],
                              question="Who carries the arrears the recovery caused?")
@@ -142,6 +144,7 @@ async def test_escalation_through_every_state_missed_loket_deadline_escalated_on
     assert copy["body"]["responsible_party"] == "uwv"
     assert not received(gm, case, "notice.refused")  # no receipt goes back to the hub
     await wait_for(lambda: bool(received(loket, case, "let.decision")))
+    await escalation_state(hub, case, "decided")
     await loket.close_escalation(case, escalation, loket_reference=REF, outcome="let_decided")
     await wait_for(lambda: bool(received(gm, case, "escalation.closed")))
 
@@ -236,8 +239,9 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
         await wait_for(lambda: bool(received(loket, case, "escalation.request")))
         await loket.answer_escalation(case, escalation, outcome="accepted",
                                       loket_reference=REF, next_step="bridging")
-        # the next step after the previous one was delivered (the hub routes concurrently)
-        await wait_for(lambda: bool(received(gm, case, "escalation.response")), timeout=15)
+        # the next step after the hub recorded the previous one (it routes concurrently, and
+        # records a message after the recipient has it)
+        await escalation_state(hub, case, "accepted")
         await loket.decide_bridging(case, "gm0193", loket_reference=REF, decision="prefinance",
                                     amount_cents=245000, creditor_kind="housing_corporation",
                                     referred_to_let=True)
@@ -295,3 +299,11 @@ async def bridging_state(hub: HubService, case: str, state: str, timeout: float 
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"bridging of {case} never became {state}")
+
+
+async def escalation_state(hub: HubService, case: str, state: str, timeout: float = 15) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if any(e.state == state for e in (await hub.case(case)).escalations):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the escalation of {case} never became {state}")
