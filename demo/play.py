@@ -132,6 +132,9 @@ class Demo(Stage):
             await self.until("the loket's answer", lambda: bool(
                 story.got(gm, "escalation.response")), 30)
             answer = story.got(gm, "escalation.response")[0]
+            # the municipality's receipt passes the hub only once the answer is recorded
+            await self.until("the municipality's receipt of the answer", lambda: any(
+                d.get("in_reply_to") == answer["id"] for d in story.got("loket", "receipt")), 30)
             thread = {"recipient": gm, "case_id": cid, "in_reply_to": answer["in_reply_to"],
                       "conversation_id": answer["conversation_id"]}
             await loket.publish(type="escalation.progress", **thread, body={
