@@ -21,7 +21,8 @@ from uuid import UUID, uuid5
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, HubClient, Reply
+from adapters.sdk.client import HubClient
+from adapters.sdk.delivery import Delivery, Reply
 from adapters.sdk.errors import PermanentError
 from hub.contract.errors import Refusal
 from hub.contract.identifiers import CaseId

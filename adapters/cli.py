@@ -53,6 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--in-reply-to", help="id of the message this one follows up")
     send.add_argument("--conversation-id", help="conversation of the message followed up")
     send.set_defaults(handler=_send)
+
+    end = actions.add_parser(
+        "end-pause", help="an agency ends or suspends a pause it granted (tells the municipality)",
+        description="As MAATWERK_PARTICIPANT (an agency), with the state of its running adapter "
+        "(MAATWERK_ADAPTER_STATE), send timeout.end_by_agency (or, with --suspend, "
+        "timeout.suspend) for the pause PAUSE_ID (the back office's request_id) to the "
+        "municipality that asked for it. Prints the message id.", epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    end.add_argument("pause_id", metavar="PAUSE_ID", help="the request_id of the pause")
+    end.add_argument("--reason", required=True,
+                     help="reason code, e.g. agreements_broken, new_debts, solution_found")
+    end.add_argument("--on", help="date it ends or is suspended from (YYYY-MM-DD; default today)")
+    end.add_argument("--suspend", action="store_true", help="suspend instead of end")
+    end.add_argument("--resume-on", help="with --suspend: when the pause resumes (YYYY-MM-DD)")
+    end.set_defaults(handler=_end_pause)
     return group
 
 
@@ -109,6 +125,48 @@ def _send(args: argparse.Namespace) -> int:
         print(asyncio.run(send()))
     except PublishError as exc:
         print(f"maatwerk-adapter send: {exc.field}: {exc.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _end_pause(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from adapters.agencies.instruments import AgencyInstruments
+    from adapters.sdk.client import HubClient
+    from adapters.sdk.config import AdapterSettings
+    from adapters.sdk.errors import AdapterError
+    from hub.contract.instruments import AgencyPauseReason
+    from hub.contract.policy import load_policy
+
+    try:
+        reason = AgencyPauseReason(args.reason).value
+        on = date.fromisoformat(args.on) if args.on else None
+        resume = date.fromisoformat(args.resume_on) if args.resume_on else None
+    except ValueError as exc:
+        raise ConfigError(f"end-pause: {exc}") from exc
+    settings = AdapterSettings.from_env()
+
+    async def send() -> str:
+        client = HubClient.from_settings(settings)
+        await client.connect()
+        try:
+            contact = client.participant.contact
+            tools = AgencyInstruments(client, None, load_policy(), {
+                "name": contact.contact_point, "email": contact.email, "phone": contact.phone})
+            if args.suspend:
+                sent = await tools.suspend_pause(args.pause_id, reason_code=reason,
+                                                 suspended_from=on, resume_on=resume)
+            else:
+                sent = await tools.end_pause(args.pause_id, reason_code=reason, ended_on=on)
+        finally:
+            await client.close()
+        return str(sent)
+
+    try:
+        print(asyncio.run(send()))
+    except AdapterError as exc:
+        print(f"maatwerk-adapter end-pause: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -12,7 +12,10 @@ an escalation is also POSTed to the loket's case system, whose answer becomes th
 - :meth:`refer_to_let`: ``let.referral`` to the Landelijk Escalatie Team;
 - :meth:`decide_bridging`: ``bridging.decision`` (prefinance or guarantee) to the municipality;
 - :meth:`settle`: ``bridging.settlement`` to the party the LET named responsible (the hub
-  refuses it before the LET named that party); ``bridging.repaid`` comes back when it paid.
+  refuses it before the LET named that party); ``bridging.repaid`` comes back when it paid;
+- :meth:`deviation_register`: the register of deviations (``deviation.record``) received, per
+  case, kept in the case store (the hub keeps the same register without the free text, for the
+  knelpunten report).
 
 The hub keeps each escalation's state and step deadlines (docs/escalation.md): a loket that lets
 a step pass is reminded once, and the LET and the party that escalated are told once.
@@ -26,7 +29,8 @@ from uuid import UUID
 
 from adapters.cases import CaseAdapter, CaseStore
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, HubClient, Reply
+from adapters.sdk.client import HubClient
+from adapters.sdk.delivery import Delivery, Reply
 from adapters.sdk.errors import PermanentError
 from hub.contract.bodies import EscalationRequest
 
@@ -122,3 +126,15 @@ class LoketAdapter(CaseAdapter):
                                       "responsible_party": responsible_party,
                                       "amount_cents": amount_cents,
                                       "due_on": due_on.isoformat()})
+
+    def deviation_register(self) -> list[dict[str, Any]]:
+        """Every deviation recorded with the loket, oldest first: case, organisation, and the
+        record as sent (rule, decision, period, role, legal ground, approval)."""
+        out = []
+        for folder in sorted(p for p in self.store.folder.iterdir() if p.is_dir()):
+            for entry in self.store.case(folder.name):
+                message = entry["message"]
+                if entry["direction"] == "received" and message["type"] == "deviation.record":
+                    out.append({"case_id": message["case_id"], "organisation": message["sender"],
+                                "recorded_at": message["created_at"], **message["body"]})
+        return sorted(out, key=lambda d: str(d["recorded_at"]))

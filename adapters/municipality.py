@@ -3,7 +3,8 @@
 Three ways in, for case systems of every kind:
 
 - Python: :class:`MunicipalityAdapter` (``request_timeout``, ``extend``, ``lift``, ``escalate``,
-  ``confirm_repayment``, or ``publish`` for any type the registry lets the municipality send);
+  ``confirm_repayment``, ``record_deviation``, ``request_information``, ``answer_information``,
+  ``update_contact``, or ``publish`` for any type the registry lets the municipality send);
 - command line: ``maatwerk-adapter send --type ... --recipient ... --case-id ... --body FILE``;
 - HTTP (:func:`api`, FastAPI; its OpenAPI document, generated from the models in
   :mod:`adapters.municipality_api`, is served at ``/openapi.json``):
@@ -25,6 +26,7 @@ Received messages (responses, receipts, notices, time-out endings) land in the c
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +37,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.cases import CaseAdapter, PublishError
+from adapters.information import answer_body
 from adapters.municipality_api import (
     Accepted,
     CaseMessages,
@@ -48,6 +51,7 @@ from adapters.municipality_api import (
 from adapters.sdk.client import BROKER_ERRORS
 from adapters.sdk.errors import AdapterError
 from hub.contract.errors import HubError
+from hub.contract.instruments import InfoRequest
 from hub.contract.messages import Purpose
 from hub.contract.policy import Policy, load_policy
 
@@ -80,6 +84,39 @@ class MunicipalityAdapter(CaseAdapter):
 
     async def lift(self, case_id: str, request_id: str | UUID, body: dict[str, Any]) -> UUID:
         return await self._follow_up("timeout.lift", case_id, request_id, body)
+
+    # -- the other instruments (issue 13, docs/instruments.md) ------------------------------
+
+    async def record_deviation(self, case_id: str, body: dict[str, Any]) -> UUID:
+        """``deviation.record`` to the loket's register (afwijkingsbevoegdheid)."""
+        return await self.publish(type="deviation.record", recipient="loket", case_id=case_id,
+                                  body=body)
+
+    async def request_information(self, holder: str, case_id: str,
+                                  body: dict[str, Any]) -> UUID:
+        """``info.request`` to another organisation (afstemmingsbepaling)."""
+        return await self.publish(type="info.request", recipient=holder, case_id=case_id,
+                                  body=body)
+
+    async def answer_information(self, case_id: str, request_id: str | UUID,
+                                 values: dict[str, Any], policy: Policy | None = None) -> UUID:
+        """Answer a received ``info.request`` with what the information rule allows of
+        ``values`` (by field name); the rest is refused with the rule named."""
+        request = self.store.find(case_id, request_id)
+        if request is None or request["type"] != "info.request":
+            raise PublishError("in_reply_to", f"no information request {request_id} in {case_id}")
+        asker = self.client.registry.get(request["sender"])
+        if asker is None:
+            raise PublishError("recipient", f"{request['sender']} is not in the registry")
+        body = answer_body(policy or load_policy(), InfoRequest.model_validate_json(
+            json.dumps(request["body"])), asker, self.client.participant, values)
+        return await self.publish(type="info.response", body=body,
+                                  **self.answer_to(case_id, request_id, "info.response"))
+
+    async def update_contact(self, **contact: str) -> UUID:
+        """``register.update``: publish new contact details of this municipality."""
+        return await self.publish(type="register.update", recipient="hub",
+                                  case_id="register", body=contact)
 
     async def _follow_up(self, type: str, case_id: str, request_id: str | UUID,
                          body: dict[str, Any]) -> UUID:

@@ -18,7 +18,7 @@ import httpx
 
 from adapters.cases import CaseStore
 from adapters.loket import LoketAdapter
-from adapters.sdk.client import Delivery, Reply
+from adapters.sdk.delivery import Delivery, Reply
 from demo import case
 from demo.options import DemoError, DemoOptions
 from demo.stage import Stage

@@ -43,9 +43,12 @@ from hub.ops.key_expiry import expiring_keys, warn_expiring_keys
 from hub.ops.reload import Reloader
 from hub.ops.status import CaseStatus, case_status
 from hub.ops.watcher import Watcher
+from hub.state import deviations
 from hub.state.audit import AuditLog
+from hub.state.batch import group_commit
 from hub.state.config_versions import Active
 from hub.state.database import Database, SqliteDatabase, StateTimeouts, open_database
+from hub.state.deviations import KnelpuntenReport
 from hub.state.ledger import Expectation, Ledger
 from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
@@ -230,14 +233,15 @@ class HubService:
         self._db.on_timeout = lambda kind: self.metrics.state_timeouts.labels(kind).inc()
         await migrate(self._db)
         self._checks["state"] = True
-        self.audit = AuditLog(self._db, hash_key=self.settings.hash_key, clock=self.clock)
+        self.audit = AuditLog(self._db, hash_key=self.settings.hash_key, clock=self.clock,
+                              chain=self.replica)
         # SQLite: one connection on this thread (a second one would wait on our own
         # transactions); an outside lock reaches it through its busy timeout.
         self._probe_db = (self._db if isinstance(self._db, SqliteDatabase)
                           else await open_database(self.settings.state_url, PROBE_TIMEOUTS))
         self._probe_db.on_timeout = lambda kind: self.metrics.state_timeouts.labels(kind).inc()
         self._probe_audit = AuditLog(self._probe_db, hash_key=self.settings.hash_key,
-                                     clock=self.clock)
+                                     clock=self.clock, chain=self.replica)
         self._checks["audit"] = await self.audit.check_tail()
         self.reloader = Reloader(sources=self.sources, db=self._db, metrics=self.metrics,
                                  replica=self.replica, clock=self.clock, apply=self._apply,
@@ -253,7 +257,9 @@ class HubService:
         )
         self.router = Router(pipeline=pipeline, ledger=self.ledger, notary=self.notary,
                              metrics=self.metrics, clock=self.clock, replica=self.replica,
-                             on_health=self._set_state_health)
+                             on_health=self._set_state_health,
+                             recorder=group_commit(self._db, max_items=self.settings.batch_max,
+                                                   max_ms=self.settings.batch_ms))
         self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
                                clock=self.clock, interval=self.settings.watch_seconds,
                                after_tick=self._after_tick)
@@ -313,6 +319,10 @@ class HubService:
 
     async def overdue(self) -> list[Expectation]:
         return await self.ledger.overdue()
+
+    async def knelpunten(self) -> KnelpuntenReport:
+        assert self._db is not None, "start() first"
+        return await deviations.knelpunten(self._db, self.clock())
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight messages finish (unacked ones return to the queue).

@@ -14,11 +14,13 @@ timeout.ended        POST {pause_path}/{pause_id}/end          (nothing; 2xx exp
 bridging.settlement  POST {settlement_path}                    bridging.repaid when the answer
                                                                says ``repaid_on`` (else later,
                                                                :meth:`confirm_repayment`)
+info.request         POST /information                         info.response (policy-cut)
 ==================== ========================================= ===============================
 
 An agency may escalate a case to the Maatwerkloket itself (:meth:`AgencyAdapter.escalate`, the
 loket is open to national agencies too); the loket's answers and the hub's copy of the LET's
-decision come back as received messages.
+decision come back as received messages. An agency ends or suspends a pause itself through
+``adapter.instruments`` (:mod:`adapters.agencies.instruments`).
 
 ``pause_id`` is the id of the hub's ``timeout.request`` message (``request_id`` of the first
 call). A pause answer (2xx) is ``{"decision": "granted" | "partially_granted" | "refused",
@@ -42,8 +44,10 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from adapters.agencies.instruments import AgencyInstruments
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, HubClient, Reply
+from adapters.sdk.client import HubClient
+from adapters.sdk.delivery import Delivery, Reply
 from adapters.sdk.errors import PermanentError, TransientError
 from hub.contract.bodies import (
     BridgingSettlement,
@@ -55,6 +59,7 @@ from hub.contract.bodies import (
     TimeoutRequest,
     TimeoutResponse,
 )
+from hub.contract.policy import Policy, load_policy
 
 log = logging.getLogger("maatwerk.adapter")
 
@@ -100,7 +105,8 @@ def add_months(start: date, months: int) -> date:
 class AgencyAdapter:
     """Connects one agency's back office to its hub inbox."""
 
-    def __init__(self, client: HubClient, backoffice: BackOffice, profile: AgencyProfile) -> None:
+    def __init__(self, client: HubClient, backoffice: BackOffice, profile: AgencyProfile,
+                 policy: Policy | None = None) -> None:
         if client.id != profile.participant:
             raise ValueError(f"client is {client.id}, profile is {profile.participant}")
         self.client = client
@@ -115,6 +121,9 @@ class AgencyAdapter:
         client.on("timeout.ended")(self.on_ended)
         client.on("bridging.settlement")(self.on_settlement)
         client.on_exhausted("timeout.request", "timeout.extend")(self.unavailable)
+        self.instruments = AgencyInstruments(client, backoffice, policy or load_policy(),
+                                             self.contact)
+        """info.request, and ending or suspending a pause (:mod:`adapters.agencies.instruments`)."""
 
     async def call(self, delivery: Delivery, path: str,
                    payload: dict[str, Any]) -> BackOfficeAnswer:
@@ -146,6 +155,7 @@ class AgencyAdapter:
             **self.profile.extra,
         }
         answer = await self.call(delivery, self.profile.pause_path, payload)
+        await self.instruments.remember_pause(delivery)
         return delivery.reply("timeout.response", self.response_body(
             answer, body.requested_from, body.requested_months, [s.value for s in body.scope]))
 

@@ -7,8 +7,9 @@ adapter catches them without importing the hub; tests/unit/test_exceptions.py ke
 """
 
 from adapters.sdk.backoffice import BackOffice, BackOfficeAnswer
-from adapters.sdk.client import Delivery, GiveUp, Handler, HubClient, Reply
+from adapters.sdk.client import HubClient
 from adapters.sdk.config import AdapterSettings, describe_variables
+from adapters.sdk.delivery import Delivery, GiveUp, Handler, Reply
 from adapters.sdk.errors import AdapterError, PermanentError, TransientError
 from adapters.sdk.registry_watch import watch_registry
 from adapters.sdk.trust import TrustStore

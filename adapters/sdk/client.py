@@ -31,10 +31,9 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
-from uuid import UUID, uuid5
+from typing import Any
+from uuid import UUID
 
 import aio_pika
 import stamina
@@ -48,6 +47,14 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.sdk.config import AdapterSettings
+from adapters.sdk.delivery import (
+    Delivery,
+    GiveUp,
+    Handler,
+    Reply,
+    _envelope_id,
+    _register,
+)
 from adapters.sdk.errors import TransientError
 from adapters.sdk.failover import FailoverConnection, connect_failover
 from adapters.sdk.handled import HandledIds
@@ -71,79 +78,7 @@ from hub.contract.tls import TlsSettings, connect_kwargs
 
 log = logging.getLogger("maatwerk.sdk")
 
-T = TypeVar("T")
 BROKER_ERRORS = (AMQPError, ConnectionError, ChannelInvalidStateError, asyncio.TimeoutError)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A verified message from the participant's inbox."""
-
-    envelope: Envelope
-    document: dict[str, Any]
-    raw: bytes
-    redelivered: bool
-    me: str
-    created_at: datetime
-    journal: HandledIds | None = field(default=None, repr=False, compare=False)
-
-    async def once(self, step: str, action: Callable[[], Awaitable[T]],
-                   encode: Callable[[T], Any] = lambda value: value,
-                   decode: Callable[[Any], T] = lambda value: value) -> T:
-        """Run ``action`` at most once for this message id, durably.
-
-        The result is recorded (as JSON, through ``encode``) as soon as ``action`` returns; a
-        copy of the message redelivered after a crash or a lost connection gets the recorded
-        result back (through ``decode``) instead of running ``action`` again. Use it for every
-        call with an effect outside the hub, such as a back-office call. An exception is not
-        recorded: the action runs again on the next attempt.
-        """
-        if self.journal is None:
-            return await action()
-        recorded = await self.journal.recall(self.envelope.id, step)
-        if recorded is not None:
-            return decode(json.loads(recorded))
-        result = await action()
-        await self.journal.remember(self.envelope.id, step, json.dumps(encode(result)))
-        return result
-
-    def reply(self, type: str, body: dict[str, Any]) -> dict[str, Any]:
-        """An unsigned answer in this message's case and conversation, back to its sender.
-
-        Its id is derived from the message and the answer type, so an answer sent again after
-        a crash is recognised by the hub as the same message.
-        """
-        document = new_document(
-            type=type, sender=self.me, recipient=self.envelope.sender,
-            case_id=self.envelope.case_id, body=body, purpose=self.envelope.purpose,
-            conversation_id=self.envelope.conversation_id, in_reply_to=self.envelope.id,
-            created_at=self.created_at,
-        )
-        document["id"] = str(uuid5(self.envelope.id, type))
-        return document
-
-
-def _envelope_id(body: bytes) -> str | None:
-    """The ``id`` of a JSON message, when the bytes are one and have a string id."""
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    value = document.get("id") if isinstance(document, dict) else None
-    return value if isinstance(value, str) else None
-
-
-Reply = dict[str, Any] | None
-Handler = Callable[[Delivery], Awaitable[Reply]]
-GiveUp = Callable[[Delivery, TransientError], Awaitable[Reply]]
-
-
-def _register(table: dict[str, Any], types: tuple[str, ...], value: Any) -> None:
-    """Put ``value`` in ``table`` for each of ``types``; refuse a type the contract lacks."""
-    for type_name in types:
-        if type_name not in MESSAGE_SPECS:
-            raise ValueError(f"unknown message type {type_name!r}")
-        table[type_name] = value
 
 
 class HubClient:
@@ -204,6 +139,12 @@ class HubClient:
     @property
     def id(self) -> str:
         return self.participant.id
+
+    @property
+    def journal(self) -> HandledIds:
+        """The durable record of handled ids and recorded steps (:meth:`Delivery.once`)."""
+        assert self._handled is not None, "connect() first"
+        return self._handled
 
     @property
     def broker_node(self) -> str | None:

@@ -30,6 +30,7 @@ def _groups() -> list[_Group]:
         policy,
         register,
         reload,
+        report,
         serve,
         status,
         tokens,
@@ -37,7 +38,7 @@ def _groups() -> list[_Group]:
     )
 
     return [serve, status, reload, keys, participant, trust, register, contract, policy,
-            audit, conformance, tokens, deadletters]
+            audit, conformance, tokens, deadletters, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from hub.contract import bodies as b
+from hub.contract import instruments as ib
 from hub.contract.canonical import JsonError, loads_strict
 from hub.contract.errors import RULE_ERROR, ReasonCode, Refusal, json_pointer, rule_error
 from hub.contract.identifiers import CaseId, ParticipantId
@@ -41,6 +42,8 @@ class Purpose(StrEnum):
     TIMEOUT = "pmm.timeout"
     BRIDGING = "pmm.bridging"
     COORDINATION = "pmm.coordination"
+    DEVIATION = "pmm.deviation"
+    INFORMATION = "pmm.information"
 
 
 class Signature(BaseModel):
@@ -176,7 +179,29 @@ _SPECS = (
                 purposes=frozenset({P.COORDINATION}),
                 summary="The Maatwerkregister's answer."),
 )
-MESSAGE_SPECS: dict[str, MessageSpec] = {spec.type: spec for spec in _SPECS}
+_INSTRUMENT_SPECS = (  # issue 13: the other PMM instruments (hub/contract/instruments.py)
+    MessageSpec(type="deviation.record", body=ib.DeviationRecord,
+                purposes=frozenset({P.DEVIATION}),
+                summary="Municipality or agency records a deviation from a rule (afwijking)."),
+    MessageSpec(type="info.request", body=ib.InfoRequest, purposes=frozenset({P.INFORMATION}),
+                responses=("info.response",),
+                summary="A maatwerkfunctionaris asks another organisation for information."),
+    MessageSpec(type="info.response", body=ib.InfoResponse, reply=True,
+                purposes=frozenset({P.INFORMATION}), replies_to=("info.request",),
+                summary="The answer: only what the information rule allows, or a refusal "
+                        "naming the rule."),
+    MessageSpec(type="timeout.end_by_agency", body=ib.TimeoutEndByAgency, reply=True,
+                purposes=frozenset({P.TIMEOUT}), replies_to=("timeout.request",),
+                summary="The agency ends a pause itself (e.g. agreements broken)."),
+    MessageSpec(type="timeout.suspend", body=ib.TimeoutSuspend, reply=True,
+                purposes=frozenset({P.TIMEOUT}), replies_to=("timeout.request",),
+                summary="The agency suspends a pause (collection resumes) with a reason."),
+    MessageSpec(type="register.update", body=ib.RegisterUpdate, needs_receipt=False,
+                purposes=frozenset({P.COORDINATION}), responses=("register.answer",),
+                summary="A participant updates its own published contact details."),
+)
+MESSAGE_SPECS: dict[str, MessageSpec] = {spec.type: spec
+                                         for spec in (*_SPECS, *_INSTRUMENT_SPECS)}
 
 
 def _model_name(type_name: str) -> str:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hub.contract.bodies import CATEGORY_KEY, DataCategory
 from hub.contract.errors import ConfigError, HubError, PolicyRefusal, ReasonCode, json_pointer
+from hub.contract.information import InformationRule
 from hub.contract.messages import MESSAGE_SPECS, Envelope, Purpose
 from hub.contract.registry import (
     Kind,
@@ -164,6 +165,8 @@ class PolicyDocument(_Strict):
     version: str = Field(min_length=1)
     published: date
     rules: list[Rule] = Field(min_length=1)
+    information: list[InformationRule] = Field(default_factory=list)
+    """Information rules of the afstemmingsbepaling (:mod:`hub.contract.information`)."""
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class Policy:
         self.version = document.version
         self.published = document.published
         self.rules: tuple[Rule, ...] = tuple(document.rules)
+        self.information: tuple[InformationRule, ...] = tuple(document.information)
 
     def rule_for(
         self, message_type: str, purpose: Purpose, recipient: Participant, at: datetime
@@ -315,6 +319,11 @@ def load_policy(path: Path | None = None) -> Policy:
             raise ConfigError(f"{source}: rules[{index}] (id {rule.id!r}): id: already used by "
                               f"rules[{first[rule.id]}]")
         first[rule.id] = index
+    for index, info in enumerate(document.information):
+        if info.id in first:
+            raise ConfigError(f"{source}: information[{index}] (id {info.id!r}): id: already "
+                              "used by another rule")
+        first[info.id] = -1
     return Policy(document)
 
 
@@ -375,6 +384,10 @@ def check_policy(policy: Policy, registry: Registry, *, today: date | None = Non
                     "error", b.id, f"contradicts rule {a.id}: same {a.message_type} to "
                     f"{a.selector}, overlapping purpose and validity; which applies is ambiguous",
                 ))
+    for info in policy.information:  # information rules name real participants
+        for who in (info.asker, info.holder):
+            if who is not None and registry.get(who) is None:
+                findings.append(Finding("error", info.id, f"{who} is not in the registry"))
     for participant in registry.document.participants:
         for message_type in participant.receives:
             for purpose in sorted(MESSAGE_SPECS[message_type].purposes):

@@ -10,7 +10,7 @@ loader merges both. Errors name the entry and the field; nothing is half-loaded.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +59,14 @@ class ContactPoint(_Strict):
     phone: str = Field(pattern=r"^\+?[0-9 ()-]{6,20}$")
 
 
+class Mandate(_Strict):
+    """The mandate of the maatwerkfunctionaris: the bestuurlijke afspraken it rests on."""
+
+    reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,63}$",
+                           description="reference of the bestuurlijke afspraken, e.g. BA-2026-014")
+    agreed_on: date = Field(description="date of the bestuurlijke afspraken")
+
+
 class Participant(_Strict):
     id: ParticipantId
     name: str = Field(min_length=1)
@@ -73,6 +81,14 @@ class Participant(_Strict):
     status: Literal["active", "suspended"] = Field(
         default="active", description="a suspended participant's messages are refused "
         "(participant_suspended); its inbox is kept")
+    mandate: Mandate | None = None
+    """Admission (issue 13): a municipality takes part once its maatwerkfunctionaris has a
+    mandate and it published a central mail address and phone (``contact``)."""
+
+    @property
+    def admitted(self) -> bool:
+        """Active in the hub: every agency, loket, LET and hub; a municipality with a mandate."""
+        return self.kind != "municipality" or self.mandate is not None
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Participant:

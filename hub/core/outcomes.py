@@ -45,6 +45,8 @@ class Route:
     policy_version: str
     rule: str
     stamp: Stamp | None = None  # every version the decision used (None: fixed configuration)
+    info_rule: str | None = None
+    """For an ``info.request``: the information rule it was matched to (issue 13)."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@
    conversation (answers)          -> ``unknown_conversation``
    time-out rules (agreements)     -> ``timeout_rule``
    escalation and overbrugging     -> ``escalation_rule``, ``bridging_rule``
+   admission (Maatwerkregister)    -> ``participant_not_admitted``
+   information rules (policy)      -> ``policy_no_rule``, ``policy_legal_ground``,
+                                      ``policy_field_not_allowed``
 8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
                                       ``policy_special_category``
 
@@ -49,6 +52,7 @@ from hub.contract.policy import Policy
 from hub.contract.registry import Participant, Registry
 from hub.contract.signing import signing_input
 from hub.core.escalation_rules import check_escalation_rules
+from hub.core.instrument_rules import check_admitted, check_information
 from hub.core.outcomes import (
     Duplicate,
     Inbound,
@@ -220,14 +224,18 @@ class Pipeline:
             check_active(sender)
             recipient = authorise(envelope, sender, registry)
             check_active(recipient)
+            check_admitted(sender, recipient)
             await check_conversation(self.store, envelope)
             await check_timeout_rules(self.timeouts, envelope, agreements)
             await check_escalation_rules(self.store.db, envelope)
+            info_rule = await check_information(self.store.db, envelope, sender, recipient,
+                                                policy)
             decision = policy.evaluate(envelope, document, recipient, now)
         except Refusal as refusal:
             return state.refuse(refusal, policy.version)
         return Route(envelope=envelope, body=inbound.body, sender=sender, recipient=recipient,
-                     policy_version=decision.version, rule=decision.rule, stamp=stamp)
+                     policy_version=decision.version, rule=decision.rule, stamp=stamp,
+                     info_rule=info_rule)
 
 
 def _authenticated(auth: Authentication) -> tuple[Envelope, Participant, dict[str, Any]]:

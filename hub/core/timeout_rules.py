@@ -8,10 +8,11 @@ not take the total past the agency's cap (CJIB: 4 months, 8 more once debt help 
 from __future__ import annotations
 
 from hub.contract import bodies as b
+from hub.contract import instruments as ib
 from hub.contract.agreements import Agreements
 from hub.contract.errors import ReasonCode, Refusal
 from hub.contract.messages import Envelope
-from hub.state.timeouts import RUNNING, TimeoutTable
+from hub.state.timeouts import AGENCY_MAY_END, RUNNING, SUSPENDED, TimeoutTable
 
 
 async def check_timeout_rules(
@@ -29,9 +30,17 @@ async def check_timeout_rules(
         if open_request:
             raise Refusal(ReasonCode.TIMEOUT_RULE, f"case {envelope.case_id} already has an open "
                           f"time-out at {envelope.recipient} (request {open_request})")
+    elif isinstance(body, ib.TimeoutEndByAgency | ib.TimeoutSuspend):
+        record = await table.get(str(envelope.in_reply_to))
+        may = AGENCY_MAY_END if isinstance(body, ib.TimeoutEndByAgency) else RUNNING
+        if record is None or record.state not in may:
+            state = record.state if record else "unknown"
+            raise Refusal(ReasonCode.TIMEOUT_RULE,
+                          f"no running time-out for the agency to end or suspend (state: {state})")
     elif isinstance(body, b.TimeoutExtend | b.TimeoutLift):
         record = await table.get(str(envelope.in_reply_to))
-        if record is None or record.state not in RUNNING:
+        may = (*RUNNING, SUSPENDED) if isinstance(body, b.TimeoutLift) else RUNNING
+        if record is None or record.state not in may:
             state = record.state if record else "unknown"
             raise Refusal(ReasonCode.TIMEOUT_RULE,
                           f"no running time-out to change (state: {state})")

@@ -18,6 +18,7 @@ from hub.contract.tokens import TokenFile
 from hub.ops.auth import TokenAuth
 from hub.ops.console import Console
 from hub.ops.status import CaseStatus
+from hub.state.deviations import KnelpuntenReport
 from hub.state.ledger import Expectation
 from hub.telemetry.metrics import HubMetrics
 
@@ -29,6 +30,7 @@ class Views(Protocol):
 
     async def overdue(self) -> list[Expectation]: ...
 
+    async def knelpunten(self) -> KnelpuntenReport: ...
     @property
     def broker_node(self) -> str | None:
         """``host:port`` of the broker node this replica is connected to, None when none."""
@@ -85,6 +87,11 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
                  for i in await views.overdue()]
         return JSONResponse({"overdue": items})
 
+    async def knelpunten(request: Request) -> Response:
+        """The LET's knelpunten report: counts per rule and organisation, no personal data."""
+        report = await views.knelpunten()
+        return Response(report.model_dump_json(), media_type="application/json")
+
     middleware = [Middleware(TokenAuth, tokens=tokens)] if tokens is not None else []
     return Starlette(middleware=middleware, routes=[
         Route("/metrics", metrics_endpoint),
@@ -93,5 +100,6 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
         Route("/trust", trust),
         Route("/cases/{case_id}", case),
         Route("/overdue", overdue),
+        Route("/reports/knelpunten", knelpunten),
         *(console.routes() if console is not None else []),
     ])

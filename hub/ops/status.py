@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from hub.state import bridging, escalations, timeouts, views
+from hub.state import bridging, deviations, escalations, information, timeouts, views
 from hub.state.database import Database, from_ms
 from hub.state.ledger import Expectation, expectations_of_case
 
@@ -53,6 +53,37 @@ class TimeoutLine(BaseModel):
     effective_until: str | None
     ended_on: str | None
     ended_by: str | None
+    agency_reason: str | None = None
+    suspended_from: str | None = None
+
+
+class DeviationLine(BaseModel):
+    """A deviation of the case: codes, dates and the deciding role; never the free text."""
+
+    organisation: str
+    law: str
+    article: str
+    decision_code: str
+    decided_by_role: str
+    legal_ground: str
+    approval_reference: str | None
+    period_from: str
+    period_until: str
+    at: datetime
+
+
+class InfoLine(BaseModel):
+    """An information request of the case: fields as codes, never their values."""
+
+    asker: str
+    holder: str
+    purpose_code: str
+    rule: str
+    state: str
+    fields: list[str]
+    answered_fields: list[str]
+    refused_fields: list[str]
+    refusal_reason: str | None
 
 
 class StepLine(BaseModel):
@@ -101,6 +132,8 @@ class CaseStatus(BaseModel):
     timeouts: list[TimeoutLine]
     escalations: list[EscalationLine] = []
     bridging: list[BridgingLine] = []
+    deviations: list[DeviationLine] = []
+    information: list[InfoLine] = []
 
 
 def _answer(item: Expectation, now: datetime) -> Answer:
@@ -142,8 +175,18 @@ async def case_status(db: Database, case_id: str, now: datetime | None = None) -
               for e in await escalations.of_case(db, case_id)]
     ledger_lines = [BridgingLine(**{k: getattr(r, k) for k in BridgingLine.model_fields})
                     for r in await bridging.of_case(db, case_id)]
+    devs = [DeviationLine(
+        organisation=r["organisation"], law=r["law"], article=r["article"],
+        decision_code=r["decision_code"], decided_by_role=r["decided_by_role"],
+        legal_ground=f"{r['ground_law']} {r['ground_article']}",
+        approval_reference=r["approval_reference"], period_from=r["period_from"],
+        period_until=r["period_until"], at=from_ms(r["recorded_at"]) or now)
+        for r in await deviations.of_case(db, case_id)]
+    infos = [InfoLine.model_validate(i, from_attributes=True)
+             for i in await information.of_case(db, case_id)]
     return CaseStatus(case_id=case_id, messages=messages, hub_messages=hub_messages,
-                      timeouts=lines, escalations=ladder, bridging=ledger_lines)
+                      timeouts=lines, deviations=devs, information=infos,
+                      escalations=ladder, bridging=ledger_lines)
 
 
 def _t(moment: datetime | None) -> str:
@@ -193,7 +236,31 @@ def render(status: CaseStatus) -> str:
     for t in status.timeouts:
         period = f"{t.effective_from or '-'} .. {t.effective_until or '-'}"
         ended = f", ended {t.ended_on} ({t.ended_by})" if t.ended_on and t.state == "ended" else ""
+        if t.agency_reason:
+            ended += f", by the agency: {t.agency_reason}" + (
+                f" (suspended from {t.suspended_from})" if t.state == "suspended" else "")
         answer = f" ({t.outcome})" if t.outcome and t.outcome != t.state else ""
         out.append(f"  {t.agency:<16} {t.state + answer:<30} {t.requested_months} months "
                    f"requested, period {period}{ended}")
-    return "\n".join(out)
+    return "\n".join(out + _instrument_lines(status))
+
+
+def _instrument_lines(status: CaseStatus) -> list[str]:
+    """Deviations and information requests of the case (issue 13), when it has any."""
+    out: list[str] = []
+    if status.deviations:
+        out += ["", "Deviations (afwijkingen):"]
+        for d in status.deviations:
+            approval = f", approval {d.approval_reference}" if d.approval_reference else ""
+            out.append(f"  {d.organisation:<16} {d.law} {d.article}: {d.decision_code}, "
+                       f"{d.period_from} .. {d.period_until}, by the {d.decided_by_role} "
+                       f"(ground {d.legal_ground}{approval})")
+    if status.information:
+        out += ["", "Information requests:"]
+        for i in status.information:
+            refused = (f"; refused {', '.join(i.refused_fields)} ({i.refusal_reason})"
+                       if i.refused_fields else "")
+            answered = f"; answered {', '.join(i.answered_fields)}" if i.answered_fields else ""
+            out.append(f"  {i.asker} -> {i.holder} ({i.purpose_code}, rule {i.rule}): "
+                       f"{i.state}{answered}{refused}")
+    return out

@@ -1,7 +1,9 @@
 """The audit trail: an append-only, hash-chained record of every routing decision and ledger event.
 
-One chain per hub installation, in the shared state database (table ``audit_log``, migration 3),
-so several hub replicas write one chain. Each record carries:
+One chain per hub replica, in the shared state database (table ``audit_log``, migrations 3 and
+6): the records of a chain are numbered ``seq`` 1, 2, ... and linked by hash; ``chain`` is the
+name of the replica that wrote them (the chain from before migration 7 is ``''``). Each record
+carries:
 
 - what happened: ``seq``, ``time``, ``event`` (``routed``, ``refused``, ``duplicate``,
   ``receipt``, ``response``, ``reminder``, ``overdue``, ``timeout_ended``, ``purge``), message
@@ -23,10 +25,15 @@ may quote the offending value), only codes, ids and hashes
 (:mod:`hub.state.retention`) can delete a case's personal data and leave the chain intact and
 verifiable.
 
-Appends serialise in one transaction: PostgreSQL takes a transaction-level advisory lock, SQLite is
-serialised by ``BEGIN IMMEDIATE``; then the head (``audit_head``: last seq and hash) is read and
-the next record and new head are written. Keeping the head beside the chain lets :meth:`verify`
-notice a removed *last* record too. A failed write raises :class:`AuditWriteError`, a
+Appends to one chain serialise on that chain's row of ``audit_head`` (its last seq and hash),
+locked by the upsert that reads it (PostgreSQL row lock; SQLite's ``BEGIN IMMEDIATE`` serialises
+everything anyway) until the transaction ends; then the next record and the new head are written.
+Replicas write different chains, so they never wait for each other's appends: there is no global
+lock on the decision path. :meth:`AuditLog.verify` walks every chain. Keeping the head beside the
+chain lets it notice a removed *last* record too. (Removing a whole chain *with* its head, like
+removing every table before, is not visible from inside the database: compare the heads printed
+by ``audit verify`` with a copy kept elsewhere.)
+A failed write raises :class:`AuditWriteError`, a
 :class:`~hub.state.database.StoreUnavailableError`: the router retries it without acking, so a
 message is never routed without its audit record (fail closed).
 
@@ -65,12 +72,11 @@ from hub.state.audit_events import (
 from hub.state.database import (
     Database,
     PostgresDatabase,
+    Row,
     SqliteDatabase,
     StoreUnavailableError,
     to_ms,
 )
-
-_LOCK_KEY = 726349  # pg_advisory_xact_lock key of the audit chain (migrations use 726348)
 
 
 class AuditWriteError(StoreUnavailableError):
@@ -78,11 +84,13 @@ class AuditWriteError(StoreUnavailableError):
 
 
 class AuditLog:
-    """The chain in the state database. ``hash_key`` keys the data-subject hashes."""
+    """The chains in the state database; this one appends to ``chain`` (a replica's name).
+    ``hash_key`` keys the data-subject hashes."""
 
     def __init__(self, db: Database, *, hash_key: bytes,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, chain: str = "") -> None:
         self.db = db
+        self.chain = chain
         self.hash_key = hash_key
         self.clock = clock
         self.healthy = True
@@ -111,16 +119,20 @@ class AuditLog:
         return record
 
     async def _append(self, tx: Database, entry: AuditEntry) -> AuditRecord:
-        if not isinstance(tx, SqliteDatabase):  # SQLite: BEGIN IMMEDIATE holds the write lock
-            await tx.execute(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
-        head = await tx.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")
-        if head is None:  # no head yet (a fresh chain); fall back to the last record if any
-            head = await tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        # Reads this chain's head and locks its row until the transaction ends.
+        head = await tx.fetchone(
+            "INSERT INTO audit_head (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (chain) "
+            "DO UPDATE SET seq = audit_head.seq RETURNING seq, hash", self.chain, GENESIS)
+        if head is None or int(head["seq"]) == 0:  # a new head: the chain may have records
+            head = await tx.fetchone(
+                "SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+                self.chain) or head
         seq, prev_hash = (int(head["seq"]) + 1, head["hash"]) if head else (1, GENESIS)
         now = self.clock()
         start = entry.start_time or now
         unhashed = AuditRecord(
-            seq=seq, time=to_ms(now), event=entry.event, message_id=entry.message_id,
+            chain=self.chain, seq=seq, time=to_ms(now), event=entry.event,
+            message_id=entry.message_id,
             message_type=entry.message_type, sender=entry.sender, recipient=entry.recipient,
             decision=entry.decision, reason=entry.reason, rule=entry.rule,
             policy_version=entry.policy_version, body_hash=entry.body_hash,
@@ -136,16 +148,15 @@ class AuditLog:
         placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
         await tx.execute(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "  # noqa: S608
                          f"VALUES ({placeholders})", *values)
-        await tx.execute(
-            "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) "
-            "DO UPDATE SET seq = excluded.seq, hash = excluded.hash", record.seq, record.hash)
+        await tx.execute("UPDATE audit_head SET seq = $2, hash = $3 WHERE chain = $1",
+                         self.chain, record.seq, record.hash)
         return record
 
     # -- reading -----------------------------------------------------------------------------
 
     async def for_case(self, case_id: str) -> list[AuditRecord]:
-        rows = await self.db.fetch("SELECT * FROM audit_log WHERE case_id = $1 ORDER BY seq",
-                                   case_id)
+        rows = await self.db.fetch(
+            "SELECT * FROM audit_log WHERE case_id = $1 ORDER BY time, chain, seq", case_id)
         return [AuditRecord.from_row(r) for r in rows]
 
     async def routed_exactly(self, message_id: str, recipient: str, digest: str) -> bool:
@@ -156,25 +167,50 @@ class AuditLog:
             "AND body_hash = $4 LIMIT 1", EVENT_ROUTED, message_id, recipient, digest)
         return bool(rows)
 
-    async def head(self) -> tuple[int, str] | None:
-        row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE id = 1")
+    async def head(self, chain: str | None = None) -> tuple[int, str] | None:
+        """The head of ``chain`` (default: this log's own)."""
+        row = await self.db.fetchone("SELECT seq, hash FROM audit_head WHERE chain = $1",
+                                     self.chain if chain is None else chain)
         return (int(row["seq"]), row["hash"]) if row else None
 
-    async def hash_at(self, seq: int) -> str | None:
-        """The stored hash of record ``seq`` (for the signed checkpoints), or None."""
-        row = await self.db.fetchone("SELECT hash FROM audit_log WHERE seq = $1", seq)
+    async def chains(self) -> list[str]:
+        """Every chain that has a head or a record."""
+        rows = await self.db.fetch("SELECT chain FROM audit_head UNION "
+                                   "SELECT DISTINCT chain FROM audit_log ORDER BY chain")
+        return [str(r["chain"]) for r in rows]
+
+    async def hash_at(self, seq: int, chain: str | None = None) -> str | None:
+        """The stored hash of record ``seq`` of ``chain`` (default: this log's own; for the
+        signed checkpoints), or None."""
+        row = await self.db.fetchone("SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2",
+                                     self.chain if chain is None else chain, seq)
         return str(row["hash"]) if row else None
 
     async def verify(self, page: int = 1000) -> VerifyResult:
-        """Walk the chain in seq order: recompute every hash and every link, then the head."""
-        head = await self.head()
-        top = await self.db.fetchone("SELECT MAX(seq) AS s FROM audit_log")
+        """Walk every chain in seq order: recompute every hash and link, then its head."""
+        chains = await self.chains()
+        results, count = [], 0
+        for chain in chains:
+            result = await self._verify_chain(chain, page)
+            if not result.ok:
+                return replace(result, count=count + result.count, chain=chain,
+                               chains=len(chains))
+            count += result.count
+            results.append(replace(result, chain=chain))
+        if len(results) == 1:
+            return results[0]
+        return VerifyResult(True, count, chains=len(chains))
+
+    async def _verify_chain(self, chain: str, page: int) -> VerifyResult:
+        head = await self.head(chain)
+        top = await self.db.fetchone("SELECT MAX(seq) AS s FROM audit_log WHERE chain = $1",
+                                     chain)
         last_row = int(top["s"]) if top and top["s"] is not None else 0
         walk = ChainWalk(limit=max(head[0] if head else 0, last_row))
         after = 0
         while rows := await self.db.fetch(
-                "SELECT * FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
-                after, walk.limit, page):
+                "SELECT * FROM audit_log WHERE chain = $1 AND seq > $2 AND seq <= $3 "
+                "ORDER BY seq LIMIT $4", chain, after, walk.limit, page):
             for row in rows:
                 bad = walk.step(AuditRecord.from_row(row))
                 if bad is not None:
@@ -182,23 +218,30 @@ class AuditLog:
             after = int(rows[-1]["seq"])
         return walk.end(head)
 
-    async def check_tail(self, records: int = 100) -> bool:
-        """Cheap readiness check: the last ``records`` link up and end at the head."""
-        # One statement, so head and tail are one consistent read: an append committed between
+    async def check_tail(self, records: int = 100, others: int = 2) -> bool:
+        """Cheap readiness check: the last ``records`` of this log's chain, and the last
+        ``others`` of every other chain, link up and end at their heads."""
+        # One statement, so heads and tails are one consistent read: an append committed between
         # two separate reads made a healthy chain look broken (readiness flapped under load).
         try:
             rows = await self.db.fetch(
-                "SELECT h.seq AS head_seq, h.hash AS head_hash, l.* FROM audit_head h "
-                "LEFT JOIN audit_log l ON l.seq > h.seq - $1 AND l.seq <= h.seq "
-                "WHERE h.id = 1 ORDER BY l.seq", records)
+                "SELECT h.chain AS head_chain, h.seq AS head_seq, h.hash AS head_hash, l.* "
+                "FROM audit_head h LEFT JOIN audit_log l ON l.chain = h.chain AND l.seq <= h.seq "
+                "AND l.seq > h.seq - (CASE WHEN h.chain = $1 THEN CAST($2 AS BIGINT) "
+                "ELSE CAST($3 AS BIGINT) END) "
+                "ORDER BY h.chain, l.seq", self.chain, records, others)
         except StoreUnavailableError:
             return False
-        if not rows:
-            return True  # no head yet: an empty chain
-        head = (int(rows[0]["head_seq"]), rows[0]["head_hash"])
-        if rows[0]["seq"] is None:
-            return False  # a head without its records
-        return tail_intact([AuditRecord.from_row(r) for r in rows], head)
+        tails: dict[str, list[Row]] = {}
+        for row in rows:
+            tails.setdefault(row["head_chain"], []).append(row)
+        for tail in tails.values():
+            head = (int(tail[0]["head_seq"]), tail[0]["head_hash"])
+            if tail[0]["seq"] is None:
+                return False  # a head without its records
+            if not tail_intact([AuditRecord.from_row(r) for r in tail], head):
+                return False
+        return True
 
 
 def _outside_transaction(db: Database) -> bool:

@@ -41,17 +41,25 @@ Signer = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """``chain`` is the audit chain whose head it signs (a replica's; ``''`` for the chain from
+    before per-replica chains, whose documents carry no ``chain``)."""
+
     seq: int
     hash: str
     time: datetime
     hub: str
     kid: str
     signature: str
+    chain: str = ""
 
     def document(self) -> dict[str, Any]:
-        return {"type": TYPE, "hub": self.hub, "seq": self.seq, "hash": self.hash,
-                "time": utc_iso(self.time),
-                "signature": {"alg": ALG, "kid": self.kid, "value": self.signature}}
+        document: dict[str, Any] = {
+            "type": TYPE, "hub": self.hub, "seq": self.seq, "hash": self.hash,
+            "time": utc_iso(self.time),
+            "signature": {"alg": ALG, "kid": self.kid, "value": self.signature}}
+        if self.chain:
+            document["chain"] = self.chain
+        return document
 
     def to_json(self) -> str:
         return json.dumps(self.document(), sort_keys=True)
@@ -65,23 +73,27 @@ class Checkpoint:
             return cls(seq=int(document["seq"]), hash=str(document["hash"]),
                        time=datetime.fromisoformat(str(document["time"]).replace("Z", "+00:00")),
                        hub=str(document["hub"]), kid=str(signature["kid"]),
-                       signature=str(signature["value"]))
+                       signature=str(signature["value"]), chain=str(document.get("chain", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"not an audit checkpoint: {exc}") from None
 
 
-async def latest(db: Database) -> Checkpoint | None:
-    rows = await stored(db, newest_first=True, limit=1)
+async def latest(db: Database, chain: str | None = None) -> Checkpoint | None:
+    """The newest checkpoint (of ``chain``, when given)."""
+    rows = await stored(db, newest_first=True, limit=1, chain=chain)
     return rows[0] if rows else None
 
 
-async def stored(db: Database, *, newest_first: bool = False,
-                 limit: int | None = None) -> list[Checkpoint]:
+async def stored(db: Database, *, newest_first: bool = False, limit: int | None = None,
+                 chain: str | None = None) -> list[Checkpoint]:
     order = "DESC" if newest_first else "ASC"
-    sql = f"SELECT * FROM audit_checkpoints ORDER BY seq {order}"  # noqa: S608 (constant)
-    rows = await db.fetch(sql + (f" LIMIT {int(limit)}" if limit else ""))
+    where, args = ("WHERE chain = $1 ", [chain]) if chain is not None else ("", [])
+    sql = (f"SELECT * FROM audit_checkpoints {where}"  # noqa: S608 (constant)
+           f"ORDER BY time {order}, chain, seq {order}")
+    rows = await db.fetch(sql + (f" LIMIT {int(limit)}" if limit else ""), *args)
     return [Checkpoint(seq=int(r["seq"]), hash=r["hash"], time=_moment(int(r["time"])),
-                       hub=r["hub"], kid=r["kid"], signature=r["signature"]) for r in rows]
+                       hub=r["hub"], kid=r["kid"], signature=r["signature"], chain=r["chain"])
+            for r in rows]
 
 
 def _moment(ms: int) -> datetime:
@@ -95,14 +107,16 @@ async def write(audit: AuditLog, hub_id: str, sign: Signer, now: datetime) -> Ch
     head = await audit.head()
     if head is None:
         return None
-    signed = sign({"type": TYPE, "hub": hub_id, "seq": head[0], "hash": head[1],
-                   "time": utc_iso(now)})
-    checkpoint = Checkpoint.from_document(signed)
+    unsigned: dict[str, Any] = {"type": TYPE, "hub": hub_id, "seq": head[0], "hash": head[1],
+                                "time": utc_iso(now)}
+    if audit.chain:
+        unsigned["chain"] = audit.chain
+    checkpoint = Checkpoint.from_document(sign(unsigned))
     await audit.db.execute(
-        "INSERT INTO audit_checkpoints (seq, hash, time, hub, kid, signature) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seq) DO NOTHING",
-        checkpoint.seq, checkpoint.hash, to_ms(checkpoint.time), checkpoint.hub,
-        checkpoint.kid, checkpoint.signature)
+        "INSERT INTO audit_checkpoints (chain, seq, hash, time, hub, kid, signature) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (chain, seq) DO NOTHING",
+        checkpoint.chain, checkpoint.seq, checkpoint.hash, to_ms(checkpoint.time),
+        checkpoint.hub, checkpoint.kid, checkpoint.signature)
     return checkpoint
 
 
@@ -111,7 +125,7 @@ async def due(audit: AuditLog, hub_id: str, sign: Signer, now: datetime,
     """Write a checkpoint when the head moved past the latest one and that one is older than
     ``every_seconds`` (the watcher calls this every tick; replicas may race: same seq, one row)."""
     head = await audit.head()
-    last = await latest(audit.db)
+    last = await latest(audit.db, audit.chain)
     if head is None or (last is not None and (
             last.seq >= head[0] or (now - last.time).total_seconds() < every_seconds)):
         return None
@@ -121,7 +135,8 @@ async def due(audit: AuditLog, hub_id: str, sign: Signer, now: datetime,
 async def check(checkpoint: Checkpoint, audit: AuditLog, registry: Registry) -> str | None:
     """None when ``checkpoint`` is signed by the hub and the chain still has its hash at its
     seq; otherwise why not, in one line."""
-    where = f"checkpoint at record {checkpoint.seq} ({utc_iso(checkpoint.time)})"
+    where = f"checkpoint at record {checkpoint.seq} ({utc_iso(checkpoint.time)})" + (
+        f" of chain {checkpoint.chain!r}" if checkpoint.chain else "")
     if checkpoint.hub != registry.hub.id:
         return f"{where}: signed as {checkpoint.hub}, not the hub {registry.hub.id}"
     try:
@@ -130,7 +145,7 @@ async def check(checkpoint: Checkpoint, audit: AuditLog, registry: Registry) -> 
         verify_document(checkpoint.document(), public)
     except Refusal as exc:
         return f"{where}: the signature does not verify ({exc})"
-    found = await audit.hash_at(checkpoint.seq)
+    found = await audit.hash_at(checkpoint.seq, checkpoint.chain)
     if found is None:
         return f"{where}: the chain has no record {checkpoint.seq} any more (removed)"
     if found != checkpoint.hash:

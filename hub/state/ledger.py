@@ -27,7 +27,16 @@ from hub.contract.agreements import Agreements
 from hub.contract.messages import MESSAGE_SPECS, Envelope, utc_iso
 from hub.contract.notary import Notary, Thread, notice_id
 from hub.contract.registry import Registry
-from hub.state import audit_events, bridging, escalations, outbox, timeouts
+from hub.state import (
+    audit_events,
+    bridging,
+    deviations,
+    escalations,
+    information,
+    outbox,
+    register_contacts,
+    timeouts,
+)
 from hub.state.audit import AuditLog
 from hub.state.audit_events import AuditEntry
 from hub.state.config_versions import Stamp, record_stamp
@@ -112,24 +121,38 @@ class Ledger:
 
     async def record_routed(self, envelope: Envelope, *, policy_version: str, rule: str,
                             now: datetime, raw: bytes, entry: AuditEntry,
-                            stamp: Stamp | None = None) -> list[Fulfilment]:
+                            stamp: Stamp | None = None,
+                            info_rule: str | None = None) -> list[Fulfilment]:
         """Mark routed, open expectations, fulfil answered ones, move the time-out state and
         append the audit records: one transaction, all or nothing."""
         async with self.db.transaction() as tx:
-            await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
-                                          rule=rule, decided_at=now)
-            if stamp is not None:
-                await record_stamp(tx, str(envelope.id), stamp)
-            tracked = await escalations.on_routed(tx, envelope, now, self.agreements,
-                                                  self.registry, self.notary, self.audit)
-            await self._expect(tx, envelope, now, responses=not tracked)
-            fulfilled = await self._fulfil(tx, envelope, now)
-            await timeouts.on_routed(tx, envelope, now)
-            await bridging.on_routed(tx, envelope, now)
-            await self.audit.append(entry, tx)
-            for answer in fulfilled:
-                await self.audit.append(audit_events.entry_for_answer(
-                    answer.awaited, envelope, raw, self.audit.hash_key), tx)
+            return await self.record_routed_in(tx, envelope, policy_version=policy_version,
+                                               rule=rule, now=now, raw=raw, entry=entry,
+                                               stamp=stamp, info_rule=info_rule)
+
+    async def record_routed_in(self, tx: Database, envelope: Envelope, *, policy_version: str,
+                               rule: str, now: datetime, raw: bytes, entry: AuditEntry,
+                               stamp: Stamp | None = None,
+                               info_rule: str | None = None) -> list[Fulfilment]:
+        """:meth:`record_routed` inside the open transaction ``tx`` (a batch's, see
+        :mod:`hub.state.batch`)."""
+        await MessageStore(tx).decide(envelope.id, ROUTED, policy_version=policy_version,
+                                      rule=rule, decided_at=now)
+        if stamp is not None:
+            await record_stamp(tx, str(envelope.id), stamp)
+        tracked = await escalations.on_routed(tx, envelope, now, self.agreements,
+                                              self.registry, self.notary, self.audit)
+        await self._expect(tx, envelope, now, responses=not tracked)
+        fulfilled = await self._fulfil(tx, envelope, now)
+        await timeouts.on_routed(tx, envelope, now)
+        await bridging.on_routed(tx, envelope, now)
+        await deviations.on_routed(tx, envelope, now)
+        await information.on_routed(tx, envelope, now, info_rule)
+        await register_contacts.on_routed(tx, envelope, now)
+        await self.audit.append(entry, tx)
+        for answer in fulfilled:
+            await self.audit.append(audit_events.entry_for_answer(
+                answer.awaited, envelope, raw, self.audit.hash_key), tx)
         return fulfilled
 
     async def _expect(self, tx: Database, envelope: Envelope, now: datetime, *,

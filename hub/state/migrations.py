@@ -8,13 +8,40 @@ by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` 
 ``hub_health`` by :mod:`hub.state.health`, ``hub_leases`` by :mod:`hub.state.leases`,
 ``audit_checkpoints`` by :mod:`hub.state.checkpoints`, ``config_versions`` and
 ``config_reload_requests`` (and the version columns of ``messages``) by
-:mod:`hub.state.config_versions`, ``escalations`` and
+:mod:`hub.state.config_versions`, ``deviations`` by
+:mod:`hub.state.deviations`, ``info_requests`` by :mod:`hub.state.information`,
+``register_contacts`` by :mod:`hub.state.register_contacts`, ``escalations`` and
 ``escalation_events`` by :mod:`hub.state.escalations`, ``bridging`` by :mod:`hub.state.bridging`.
 """
 
 from __future__ import annotations
 
 from hub.state.database import Database
+
+_AUDIT_LOG_COLUMNS = """time BIGINT NOT NULL,
+            event TEXT NOT NULL,
+            message_id TEXT,
+            message_type TEXT,
+            sender TEXT,
+            recipient TEXT,
+            decision TEXT,
+            reason TEXT,
+            rule TEXT,
+            policy_version TEXT,
+            body_hash TEXT,
+            case_id TEXT,
+            trace_id TEXT NOT NULL,
+            span_id TEXT NOT NULL,
+            parent_span_id TEXT,
+            status_code BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            start_time BIGINT NOT NULL,
+            end_time BIGINT NOT NULL,
+            attributes TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL"""
+"""The columns of audit_log after seq (the same in migrations 3 and 6)."""
+_AUDIT_NAMES = "seq, " + ", ".join(c.split()[0] for c in _AUDIT_LOG_COLUMNS.split(",\n"))
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "messages: one row per authenticated message id (dedupe and ledger)", [
@@ -94,30 +121,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id)",
     ]),
     (3, "audit: hash-chained audit trail of routing decisions and ledger events (hub.audit)", [
-        """CREATE TABLE IF NOT EXISTS audit_log (
+        f"""CREATE TABLE IF NOT EXISTS audit_log (
             seq BIGINT PRIMARY KEY,
-            time BIGINT NOT NULL,
-            event TEXT NOT NULL,
-            message_id TEXT,
-            message_type TEXT,
-            sender TEXT,
-            recipient TEXT,
-            decision TEXT,
-            reason TEXT,
-            rule TEXT,
-            policy_version TEXT,
-            body_hash TEXT,
-            case_id TEXT,
-            trace_id TEXT NOT NULL,
-            span_id TEXT NOT NULL,
-            parent_span_id TEXT,
-            status_code BIGINT NOT NULL,
-            name TEXT NOT NULL,
-            start_time BIGINT NOT NULL,
-            end_time BIGINT NOT NULL,
-            attributes TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
+            {_AUDIT_LOG_COLUMNS}
         )""",
         "CREATE INDEX IF NOT EXISTS audit_log_case ON audit_log (case_id)",
         """CREATE TABLE IF NOT EXISTS audit_head (
@@ -167,7 +173,93 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "ALTER TABLE messages ADD COLUMN registry_version TEXT",
         "ALTER TABLE messages ADD COLUMN agreements_version TEXT",
     ]),
-    (8, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
+    (8, "instruments: deviations register, information requests, register contact overrides, "
+        "agency-started time-out changes", [
+        """CREATE TABLE IF NOT EXISTS deviations (
+            message_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            organisation TEXT NOT NULL,
+            law TEXT NOT NULL,
+            article TEXT NOT NULL,
+            decision_code TEXT NOT NULL,
+            decided_by_role TEXT NOT NULL,
+            ground_law TEXT NOT NULL,
+            ground_article TEXT NOT NULL,
+            approval_reference TEXT,
+            approved_on TEXT,
+            period_from TEXT NOT NULL,
+            period_until TEXT NOT NULL,
+            amount_cents BIGINT,
+            recorded_at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS deviations_case ON deviations (case_id)",
+        """CREATE TABLE IF NOT EXISTS info_requests (
+            request_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            asker TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            purpose_code TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            state TEXT NOT NULL,
+            answered_fields TEXT,
+            refused_fields TEXT,
+            refusal_reason TEXT,
+            requested_at BIGINT NOT NULL,
+            answered_at BIGINT
+        )""",
+        "CREATE INDEX IF NOT EXISTS info_requests_case ON info_requests (case_id)",
+        """CREATE TABLE IF NOT EXISTS register_contacts (
+            participant TEXT PRIMARY KEY,
+            contact_point TEXT,
+            email TEXT,
+            phone TEXT,
+            message_id TEXT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )""",
+        "ALTER TABLE timeouts ADD COLUMN agency_reason TEXT",
+        "ALTER TABLE timeouts ADD COLUMN suspended_from TEXT",
+    ]),
+    (9, "audit: one chain per replica (chain, seq), so replicas append without a global lock", [
+        # A table rebuild (SQLite cannot change a primary key): the old tables move aside, the
+        # new ones take their names, the rows of the one old chain become chain '' (hashes
+        # unchanged: a record of chain '' does not hash its chain), and the old tables go.
+        "ALTER TABLE audit_log RENAME TO audit_log_v5",
+        "ALTER TABLE audit_head RENAME TO audit_head_v5",
+        "DROP INDEX IF EXISTS audit_log_case",
+        f"""CREATE TABLE IF NOT EXISTS audit_log (
+            chain TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            {_AUDIT_LOG_COLUMNS},
+            PRIMARY KEY (chain, seq)
+        )""",
+        """CREATE TABLE IF NOT EXISTS audit_head (
+            chain TEXT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        f"INSERT INTO audit_log (chain, {_AUDIT_NAMES}) SELECT '', {_AUDIT_NAMES} "  # noqa: S608
+        "FROM audit_log_v5",
+        "INSERT INTO audit_head (chain, seq, hash) SELECT '', seq, hash FROM audit_head_v5",
+        "DROP TABLE audit_log_v5",
+        "DROP TABLE audit_head_v5",
+        "CREATE INDEX IF NOT EXISTS audit_log_case ON audit_log (case_id)",
+        "ALTER TABLE audit_checkpoints RENAME TO audit_checkpoints_v6",
+        """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            chain TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            hub TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (chain, seq)
+        )""",
+        "INSERT INTO audit_checkpoints (chain, seq, hash, time, hub, kid, signature) "
+        "SELECT '', seq, hash, time, hub, kid, signature FROM audit_checkpoints_v6",
+        "DROP TABLE audit_checkpoints_v6",
+    ]),
+    (10, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
         """CREATE TABLE IF NOT EXISTS escalations (
             escalation_id TEXT PRIMARY KEY,
             case_id TEXT NOT NULL,

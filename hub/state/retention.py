@@ -18,7 +18,9 @@ fulfilled, time-out updated, hub message created or sent) lies more than ``DAYS`
 
 **What is removed** per purged case: its rows in ``expectations``, ``timeouts``, ``escalations``
 (with their steps), ``bridging`` and ``outbox``
-(sent hub messages; their bodies are signed messages that may carry personal data) are deleted.
+(sent hub messages; their bodies are signed messages that may carry personal data) and
+``info_requests`` are deleted; ``deviations`` stay for the knelpunten register, their case id
+blanked.
 Rows in ``messages`` are kept as *tombstones* so that duplicate detection keeps working for these
 message ids: everything that ties them to the case (case id, conversation, in-reply-to, rule) is
 blanked; id, type, sender, recipient, status, reason code and times stay. The audit trail is not
@@ -28,7 +30,7 @@ one ``purge`` record per case is appended, in the same transaction as the deleti
 Retention owns no table: it decides and orchestrates, and every read and delete goes through the
 owner of the table (:mod:`hub.state.seen`, :mod:`~hub.state.ledger`, :mod:`~hub.state.timeouts`,
 :mod:`~hub.state.escalations`, :mod:`~hub.state.bridging`, :mod:`~hub.state.outbox`,
-:mod:`~hub.state.audit`).
+:mod:`~hub.state.audit`, :mod:`~hub.state.deviations`, :mod:`~hub.state.information`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.contract.errors import ConfigError
-from hub.state import bridging, escalations, ledger, outbox, timeouts
+from hub.state import bridging, deviations, escalations, information, ledger, outbox, timeouts
 from hub.state.audit import AuditLog
 from hub.state.audit_events import entry_for_purge
 from hub.state.database import Database, to_ms
@@ -60,7 +62,9 @@ async def closed_cases(db: Database, older_than: datetime) -> list[str]:
     for activity in (await MessageStore(db).last_activity_by_case(excluding=PURGED_CASE),
                      await ledger.last_activity_by_case(db),
                      await timeouts.last_activity_by_case(db),
-                     await outbox.last_activity_by_case(db)):
+                     await outbox.last_activity_by_case(db),
+                     await deviations.last_activity_by_case(db),
+                     await information.last_activity_by_case(db)):
         for case_id, at in activity.items():
             last[case_id] = max(at, last.get(case_id, at))
     cutoff = to_ms(older_than)
@@ -96,6 +100,8 @@ async def purge_case(db: Database, audit: AuditLog, case_id: str) -> dict[str, i
             "bridging": await bridging.delete_case(tx, case_id),
             "outbox": await outbox.delete_sent_of_case(tx, case_id),
             "messages": await MessageStore(tx).tombstone_case(case_id, blank=PURGED_CASE),
+            "info_requests": await information.delete_case(tx, case_id),
+            "deviations": await deviations.anonymise_case(tx, case_id, PURGED_CASE),
         }
         await audit.append(entry_for_purge(case_id, rows), tx)
     return rows
@@ -106,8 +112,8 @@ async def purge(db: Database, audit: AuditLog, *, older_than_days: int,
     """Purge every closed case whose last activity is more than ``older_than_days`` days old."""
     if older_than_days < MIN_DAYS:
         raise ConfigError(f"--older-than {older_than_days}: give at least {MIN_DAYS} day")
-    cases, totals = [], dict.fromkeys(("expectations", "timeouts", "escalations",
-                                                    "bridging", "outbox", "messages"), 0)
+    cases, totals = [], dict.fromkeys(("expectations", "timeouts", "escalations", "bridging",
+                                       "outbox", "messages", "info_requests", "deviations"), 0)
     for case_id in await closed_cases(db, now - timedelta(days=older_than_days)):
         rows = await purge_case(db, audit, case_id)
         if rows:

@@ -6,6 +6,10 @@
     accepted | active | extended -> lifted (the municipality ends it early, on ``lift_on``)
     any open state -> ended (at the end date, or on ``lift_on``): the hub sends ``timeout.ended``
                       to the municipality and the agency
+    accepted | active | extended -> suspended (the agency suspends it: ``timeout.suspend``)
+    any running or suspended state -> ended by the agency (``timeout.end_by_agency``, e.g. a CJIB
+                      noodstop when agreements are broken; ``ended_by`` = ``agency``, the reason
+                      code in ``agency_reason``): the message itself tells the municipality
 
 Per-agency rules (:mod:`hub.contract.agreements`) are checked before a request or extension is
 routed (:mod:`hub.core.timeout_rules`); a request beyond the agency's maximum is refused with the
@@ -24,6 +28,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from hub.contract import bodies as b
+from hub.contract import instruments as ib
 from hub.contract.messages import Envelope, Purpose
 from hub.contract.notary import Notary, Thread, notice_id
 from hub.state import audit_events, outbox
@@ -33,6 +38,9 @@ from hub.state.seen import MessageStore
 
 logger = logging.getLogger("maatwerk.timeouts")
 RUNNING = ("accepted", "partially_accepted", "active", "extended")
+SUSPENDED = "suspended"
+AGENCY_MAY_END = (*RUNNING, SUSPENDED)
+"""States an agency may end a pause from (issue 13); it may suspend only a running one."""
 CLOSED = ("ended", "declined")
 """The states in which a time-out is over: it ended, or it was declined."""
 
@@ -51,6 +59,8 @@ class TimeoutRecord:
     effective_until: str | None
     ended_on: str | None
     ended_by: str | None
+    agency_reason: str | None = None
+    suspended_from: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> TimeoutRecord:
@@ -80,7 +90,7 @@ class TimeoutTable:
         """The request id of the case's open time-out at ``agency``, if any."""
         row = await self.db.fetchone(
             "SELECT request_id FROM timeouts WHERE case_id = $1 AND agency = $2 AND state IN "
-            "('requested', 'accepted', 'partially_accepted', 'active', 'extended')",
+            "('requested', 'accepted', 'partially_accepted', 'active', 'extended', 'suspended')",
             case_id, agency)
         return str(row["request_id"]) if row else None
 
@@ -108,8 +118,21 @@ async def on_routed(db: Database, envelope: Envelope, now: datetime) -> None:
         await db.execute(
             "UPDATE timeouts SET state = 'lifted', ended_on = $2, updated_at = $3 "
             "WHERE request_id = $1 AND state IN "
-            "('accepted', 'partially_accepted', 'active', 'extended')",
+            "('accepted', 'partially_accepted', 'active', 'extended', 'suspended')",
             str(envelope.in_reply_to), body.lift_on.isoformat(), ms)
+    elif isinstance(body, ib.TimeoutEndByAgency):
+        await db.execute(
+            "UPDATE timeouts SET state = 'ended', ended_on = $2, ended_by = 'agency', "
+            "agency_reason = $3, updated_at = $4 WHERE request_id = $1 AND state IN "
+            "('accepted', 'partially_accepted', 'active', 'extended', 'suspended')",
+            str(envelope.in_reply_to), body.ended_on.isoformat(), body.reason_code.value, ms)
+    elif isinstance(body, ib.TimeoutSuspend):
+        await db.execute(
+            "UPDATE timeouts SET state = 'suspended', suspended_from = $2, agency_reason = $3, "
+            "updated_at = $4 WHERE request_id = $1 AND state IN "
+            "('accepted', 'partially_accepted', 'active', 'extended')",
+            str(envelope.in_reply_to), body.suspended_from.isoformat(), body.reason_code.value,
+            ms)
 
 
 async def _on_response(db: Database, envelope: Envelope, body: b.TimeoutResponse, ms: int) -> None:
@@ -154,7 +177,8 @@ async def advance(db: Database, notary: Notary, log: AuditLog, now: datetime) ->
         today, to_ms(now))
     due = await db.fetch(
         "SELECT * FROM timeouts WHERE (state IN ('accepted', 'partially_accepted', 'active', "
-        "'extended') AND effective_until <= $1) OR (state = 'lifted' AND ended_on <= $1)", today)
+        "'extended', 'suspended') AND effective_until <= $1) "
+        "OR (state = 'lifted' AND ended_on <= $1)", today)
     ended = 0
     for row in due:
         try:

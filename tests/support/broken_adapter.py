@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.agencies import PROFILES, AgencyAdapter
 from adapters.sdk import BackOffice, Delivery, HubClient
-from adapters.sdk.client import Handler
+from adapters.sdk.delivery import Handler
 from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
 from hub.contract.errors import Refusal
 from hub.contract.messages import MESSAGE_SPECS, Envelope, parse_message, utc_iso

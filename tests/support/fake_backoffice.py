@@ -51,6 +51,12 @@ class FakeBackOffice:
     """Calls that had an effect: a repeated Idempotency-Key gets the first answer again."""
     answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
     log: list[Call] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=lambda: {
+        "debt_total_cents": 48_200, "debt_references": ["1234567890123456"],
+        "collection_status": "in_collection", "recovery_status": "open",
+        "monthly_income_cents": 131_000, "benefit_status": "paid",
+        "arrangement_status": "broken"})
+    """What POST /information answers, per asked field (issue 13)."""
     server: RunningServer | None = None
 
     @property
@@ -96,6 +102,10 @@ class FakeBackOffice:
             return JSONResponse({"code": self.code, "detail": "request not understood"},
                                 status_code=400)
         self.effects[request_id] += 1
+        if isinstance(payload.get("fields"), list):  # an information request
+            answer = {k: self.info[k] for k in payload["fields"] if k in self.info}
+            self.answers[key or request_id] = (200, answer)
+            return JSONResponse(answer, status_code=200)
         if request.path_params["path"] == "escalations":  # the loket's case system
             taken = {"outcome": "accepted", "loket_reference": f"LK-{request_id[:8]}",
                      "next_step": "bridging"}

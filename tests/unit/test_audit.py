@@ -148,11 +148,14 @@ async def test_append_inside_a_transaction_rolls_back_with_it(log: a.AuditLog,
     assert record.seq == 3 and (await log.verify()).ok
 
 
-async def test_concurrent_appends_from_two_replicas_make_one_chain(state_url: str,
-                                                                  db: Database) -> None:
+async def test_concurrent_appends_from_two_replicas_make_a_chain_each(state_url: str,
+                                                                      db: Database) -> None:
+    """Two replicas append at once, each to its own chain (no lock between them): each chain
+    is numbered 1..n without a gap and verify walks both."""
     other = await open_database(state_url)
     try:
-        logs = [a.AuditLog(db, hash_key=KEY), a.AuditLog(other, hash_key=KEY)]
+        logs = [a.AuditLog(db, hash_key=KEY, chain="replica-a"),
+                a.AuditLog(other, hash_key=KEY, chain="replica-b")]
 
         async def write(i: int) -> AuditRecord:
             envelope, raw = signed()
@@ -162,9 +165,89 @@ async def test_concurrent_appends_from_two_replicas_make_one_chain(state_url: st
         records = await asyncio.gather(*(write(i) for i in range(30)))
     finally:
         await other.close()
-    assert sorted(r.seq for r in records) == list(range(1, 31))
+    for chain in ("replica-a", "replica-b"):
+        assert sorted(r.seq for r in records if r.chain == chain) == list(range(1, 16))
     result = await a.AuditLog(db, hash_key=KEY).verify()
-    assert result.ok and result.count == 30
+    assert result.ok and result.count == 30 and result.chains == 2
+    assert "30 records in 2 chains" in result.describe()
+
+
+async def test_concurrent_appends_to_one_chain_serialise(state_url: str, db: Database) -> None:
+    """Two connections writing the same chain wait for each other's head: one chain, no gap."""
+    other = await open_database(state_url)
+    try:
+        logs = [a.AuditLog(db, hash_key=KEY, chain="x"), a.AuditLog(other, hash_key=KEY,
+                                                                   chain="x")]
+
+        async def write(i: int) -> AuditRecord:
+            envelope, raw = signed()
+            return await logs[i % 2].append(
+                ev.entry_from_envelope(ev.EVENT_ROUTED, envelope, raw, KEY, decision="r"))
+
+        records = await asyncio.gather(*(write(i) for i in range(20)))
+    finally:
+        await other.close()
+    assert sorted(r.seq for r in records) == list(range(1, 21))
+    assert (await a.AuditLog(db, hash_key=KEY).verify()).ok
+
+
+async def test_a_record_edited_in_one_of_several_chains_is_named(db: Database) -> None:
+    for chain in ("replica-a", "replica-b"):
+        await fill(a.AuditLog(db, hash_key=KEY, chain=chain), 3)
+    await db.execute("UPDATE audit_log SET recipient = 'duo' WHERE chain = 'replica-b' "
+                     "AND seq = 2")
+    result = await a.AuditLog(db, hash_key=KEY).verify()
+    assert (result.ok, result.chain, result.first_bad_seq, result.why) == (
+        False, "replica-b", 2, "edited")
+    assert "BROKEN at record 2 (edited) of chain 'replica-b'" in result.describe()
+
+
+async def test_a_record_moved_to_another_chain_is_named(db: Database) -> None:
+    """The chain is hashed: a record relabelled into another chain no longer matches."""
+    for chain in ("replica-a", "replica-b"):
+        await fill(a.AuditLog(db, hash_key=KEY, chain=chain), 2)
+    await db.execute("DELETE FROM audit_log WHERE chain = 'replica-b' AND seq = 2")
+    await db.execute("UPDATE audit_log SET chain = 'replica-b' WHERE chain = 'replica-a' "
+                     "AND seq = 2")
+    result = await a.AuditLog(db, hash_key=KEY).verify()
+    assert (result.ok, result.why) == (False, "removed")  # replica-a lost its last record
+    assert result.chain == "replica-a"
+
+
+async def test_the_chain_from_before_migration_6_still_verifies(tmp_path: Path) -> None:
+    """A state store written with one global chain (schema 5) keeps its records and hashes as
+    chain '' and new replicas' chains verify beside it."""
+    from hub.state import migrations
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = await open_database(url)
+    saved = migrations.MIGRATIONS
+    try:
+        migrations.MIGRATIONS = saved[:5]
+        await migrate(old)
+        envelope, raw = signed()
+        entry = ev.entry_from_envelope(ev.EVENT_ROUTED, envelope, raw, KEY, decision="r")
+        record = replace(AuditRecord(
+            seq=1, time=1, event="routed", message_id=entry.message_id, message_type=None,
+            sender=None, recipient=None, decision="r", reason=None, rule=None,
+            policy_version=None, body_hash=None, case_id="ZW-2026-0042", trace_id="0" * 32,
+            span_id="0" * 16, parent_span_id=None, status_code=1, name="n", start_time=1,
+            end_time=1, attributes={}, prev_hash=GENESIS, hash=""))
+        record = replace(record, hash=record.compute_hash())
+        await old.execute(
+            "INSERT INTO audit_log (seq, time, event, message_id, decision, case_id, trace_id, "
+            "span_id, status_code, name, start_time, end_time, attributes, prev_hash, hash) "
+            "VALUES (1, 1, 'routed', $1, 'r', 'ZW-2026-0042', $2, $3, 1, 'n', 1, 1, '{}', $4, "
+            "$5)", record.message_id, record.trace_id, record.span_id, GENESIS, record.hash)
+        await old.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, $1)",
+                          record.hash)
+    finally:
+        migrations.MIGRATIONS = saved
+    assert await migrate(old) == len(migrations.MIGRATIONS)
+    await fill(a.AuditLog(old, hash_key=KEY, chain="replica-a"), 2)
+    result = await a.AuditLog(old, hash_key=KEY).verify()
+    await old.close()
+    assert result.ok and (result.count, result.chains) == (3, 2)
 
 
 async def test_a_failed_write_fails_closed(log: a.AuditLog, db: Database) -> None:
@@ -315,3 +398,26 @@ def test_refusal_without_envelope_keeps_codes_only() -> None:
     assert entry.reason == "malformed_json" and entry.message_type is None
     assert BSN not in repr(entry)
     assert entry.attributes[ev.ATTR_ACTIVITY].endswith("/hub.refusal")
+
+
+@pytest.mark.parametrize("text", [
+    "plain", 'quote " and backslash \\', "controls \x00\x01\x1f\b\f\n\r\t\x7f",
+    "é ß € 中文 😀 \u2028\u2029 \ufeff", "", "/ slash < > &", "\U0010ffff"])
+def test_the_fast_canonical_form_is_rfc8785(text: str) -> None:
+    """canonical() takes a shortcut past canonicalize() for a record's plain values: the bytes
+    (and so every hash) must be the same."""
+    from hub.contract.canonical import canonicalize
+    from hub.state.audit_chain import canonical
+
+    fields = {"seq": 2 ** 53 - 1, "time": -5, "a": text, "z": None, "ok": True,
+              "attributes": {"k": text, "dpl.x": "y"}, text.encode("ascii", "ignore").decode()
+              or "empty": text}
+    assert canonical(fields) == canonicalize(fields)
+    for odd in ({"n": 2 ** 60}, {"f": 1.5}, {"d": {"é": "x"}}, {"é": 1}, {"s": "\ud800"}):
+        try:
+            expected = canonicalize(odd)
+        except Exception as exc:  # JCS refuses it: so must the shortcut
+            with pytest.raises(type(exc)):
+                canonical(odd)
+        else:
+            assert canonical(odd) == expected

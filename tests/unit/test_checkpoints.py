@@ -61,7 +61,7 @@ async def rebuild_chain(db: Database, seq: int, **changes: str) -> None:
                          "hash = $4 WHERE seq = $5", record.decision, record.recipient,
                          record.prev_hash, record.hash, record.seq)
         prev = record.hash
-    await db.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", prev)
+    await db.execute("UPDATE audit_head SET hash = $1 WHERE chain = ''", prev)
 
 
 # -- checkpoints ----------------------------------------------------------------------------------

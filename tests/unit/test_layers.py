@@ -33,10 +33,16 @@ OWNERS = {
     "outbox": "outbox",
     "audit_log": "audit",
     "audit_head": "audit",
+    "audit_log_v5": "migrations",
+    "audit_head_v5": "migrations",
+    "audit_checkpoints_v6": "migrations",
     "hub_health": "health",
     "escalations": "escalations",
     "escalation_events": "escalations",
     "bridging": "bridging",
+    "deviations": "deviations",
+    "info_requests": "information",
+    "register_contacts": "register_contacts",
     "hub_leases": "leases",
     "audit_checkpoints": "checkpoints",
     "schema_migrations": "migrations",
@@ -44,6 +50,8 @@ OWNERS = {
     "config_reload_requests": "config_versions",
 }
 """Every table of the hub's state and the one module of hub/state that reads and writes it."""
+RETIRED = {"audit_log_v5", "audit_head_v5", "audit_checkpoints_v6"}
+"""Old forms of a rebuilt table, renamed aside, copied and dropped within one migration."""
 
 SCHEMA = "migrations"
 """Creates every table and index (and nothing else touches another owner's rows)."""
@@ -174,6 +182,8 @@ def test_each_table_is_read_and_written_by_its_owner_only() -> None:
             assert not unknown, f"{rel(path)}:{line}: unknown table {unknown} (add to OWNERS)"
             if module == SCHEMA and text.lstrip().startswith(("CREATE", "ALTER")):
                 continue
+            if module == SCHEMA and tables & RETIRED:
+                continue  # a table rebuild: copies the retired table's rows, drops it
             if module in READ_ONLY_VIEWS and not _WRITE.match(text):
                 continue
             strays += [f"{rel(path)}:{line} uses {t} (owner: {OWNERS[t]})"
@@ -186,13 +196,14 @@ def test_every_table_of_the_migrations_has_an_owner() -> None:
 
     created = {m.group(1) for _, _, statements in MIGRATIONS for s in statements
                if (m := re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", s))}
-    assert created | {"schema_migrations"} == set(OWNERS)
+    assert created | {"schema_migrations"} | RETIRED == set(OWNERS)
 
 
-def test_no_hub_module_is_over_450_lines() -> None:
+def test_no_module_outside_tests_is_over_450_lines() -> None:
     """Modules are named for one concept and stay under 450 lines (aim 200-400)."""
     waived: dict[str, str] = {}  # module -> why it may be longer, for now
-    long = {rel(p): n for p in modules("hub")
+    packages = ("hub", "adapters", "demo", "sandbox", "bench")
+    long = {rel(p): n for package in packages for p in modules(package)
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
             and rel(p) not in waived}
     assert not long

@@ -28,7 +28,7 @@ EXPECTED = {
 def test_exported_members() -> None:
     assert set(adapters.sdk.__all__) == EXPECTED
     names = {n for n in dir(adapters.sdk) if not n.startswith("_")}
-    modules = {"backoffice", "client", "config", "errors", "failover", "handled",
+    modules = {"backoffice", "client", "config", "delivery", "errors", "failover", "handled",
                "registry_watch", "trust"}
     assert names - modules == EXPECTED, "export new names through __all__ deliberately"
     for name in adapters.sdk.__all__:

@@ -186,7 +186,8 @@ async def test_vectors_through_the_pipeline(tmp_path: Path) -> None:
             assert isinstance(outcome, Route), f"{path.name}: {outcome}"
             await ledger.record_routed(
                 outcome.envelope, policy_version=outcome.policy_version, rule=outcome.rule,
-                now=clock[-1], raw=outcome.body, entry=entry_for_route(outcome, b"vectors"))
+                now=clock[-1], raw=outcome.body, entry=entry_for_route(outcome, b"vectors"),
+                stamp=outcome.stamp, info_rule=outcome.info_rule)
         for path in INVALID:
             vector = _load(path)
             clock.append(_time(vector["verify_at"]))

@@ -157,17 +157,24 @@ def valid_documents() -> list[Valid]:
          "requested_months written 4.0: an integer (JSON Schema) whose canonical form is 4.",
          timeout_request(n=13, created=_at(120), requested_months=4.0,
                          case_id="ZW-2026-0044")),
-        ("14-escalation.progress", "The Maatwerkloket tells gm0193 it works on 03 (key5).",
-         document("escalation.progress", id=fixed_id(14), sender="loket", recipient="gm0193",
+        ("13b-timeout.response",
+         "CJIB accepts the time-out of 13 (key4): the pause that 17 and 18 suspend and end (the "
+         "pause of 01 was lifted by 09).",
+         document("timeout.response", id=answer_id(fixed_id(13), "timeout.response"),
+                  sender="cjib", recipient="gm0193", conversation=113, case_id="ZW-2026-0044",
+                  in_reply_to=fixed_id(13), created=_at(125), body=timeout_response_body())),
+        *_instrument_documents(fixed_id(13)),
+        ("26-escalation.progress", "The Maatwerkloket tells gm0193 it works on 03 (key5).",
+         document("escalation.progress", id=fixed_id(26), sender="loket", recipient="gm0193",
                   conversation=103, case_id="ZW-2026-0043", in_reply_to=escalation,
                   created=_at(45), body={"loket_reference": "MWL-2026-0107",
                                          "step": "let_referral"})),
-        ("15-escalation.closed", "The Maatwerkloket closes 03 after the LET decided (key5).",
+        ("27-escalation.closed", "The Maatwerkloket closes 03 after the LET decided (key5).",
          document("escalation.closed", id=answer_id(escalation, "escalation.closed"),
                   sender="loket", recipient="gm0193", conversation=103,
                   case_id="ZW-2026-0043", in_reply_to=escalation, created=_at(130),
                   body={"loket_reference": "MWL-2026-0107", "outcome": "let_decided"})),
-        ("16-bridging.repaid", "CJIB confirms it repaid what 11 asked (key4).",
+        ("28-bridging.repaid", "CJIB confirms it repaid what 11 asked (key4).",
          document("bridging.repaid", id=answer_id(fixed_id(11), "bridging.repaid"),
                   sender="cjib", recipient="loket", conversation=110, case_id="ZW-2026-0043",
                   in_reply_to=fixed_id(11), created=_at(140),
@@ -175,6 +182,52 @@ def valid_documents() -> list[Valid]:
                         "repaid_on": "2027-06-28"})),
     ]
     return [(stem, text, SIGNING_KEYS[doc["sender"]], doc) for stem, text, doc in items]
+
+
+def _instrument_documents(request: UUID) -> list[tuple[str, str, dict[str, Any]]]:
+    """The instruments of issue 13 (docs/instruments.md)."""
+    asked = fixed_id(15)
+    return [
+        ("14-deviation.record", "gm0193 records a deviation with the loket's register (key1).",
+         document("deviation.record", id=fixed_id(14), sender="gm0193", recipient="loket",
+                  conversation=114, created=_at(130), body={
+                      "rule": {"law": "participatiewet", "article": "art. 58 lid 2"},
+                      "decision_code": "recovery_deferred",
+                      "decision_text": "Terugvordering uitgesteld tot de schuldhulp loopt.",
+                      "period_from": "2026-12-01", "period_until": "2027-03-31",
+                      "decided_by_role": "teamleider",
+                      "legal_ground": {"law": "awb", "article": "4:84"},
+                      "approval": {"reference": "BA-ZWOLLE-2026-01",
+                                   "approved_on": "2026-01-15"}})),
+        ("15-info.request", "gm0193 asks CJIB for information before a time-out (key1).",
+         document("info.request", id=asked, sender="gm0193", recipient="cjib",
+                  conversation=115, created=_at(140), body={
+                      "bsn": "123456782", "purpose_code": "timeout_preparation",
+                      "legal_ground": "pmm-afstemming",
+                      "fields": ["debt_total_cents", "monthly_income_cents"]})),
+        ("16-info.response",
+         "CJIB answers 15 with what rule info-timeout-preparation-cjib allows (key4).",
+         document("info.response", id=answer_id(asked, "info.response"), sender="cjib",
+                  recipient="gm0193", conversation=115, in_reply_to=asked, created=_at(150),
+                  body={"outcome": "partially_answered", "rule": "info-timeout-preparation-cjib",
+                        "items": {"debt_total_cents": 48200},
+                        "refused_fields": ["monthly_income_cents"],
+                        "refusal_reason": "not_allowed_for_purpose"})),
+        ("17-timeout.suspend", "CJIB suspends the time-out of 13 (key4).",
+         document("timeout.suspend", id=fixed_id(17), sender="cjib", recipient="gm0193",
+                  conversation=113, case_id="ZW-2026-0044", in_reply_to=request,
+                  created=_at(160),
+                  body={"suspended_from": "2027-01-10", "reason_code": "new_debts"})),
+        ("18-timeout.end_by_agency",
+         "CJIB ends the time-out of 13 because the agreements were broken (key4).",
+         document("timeout.end_by_agency", id=fixed_id(18), sender="cjib", recipient="gm0193",
+                  conversation=113, case_id="ZW-2026-0044", in_reply_to=request,
+                  created=_at(170),
+                  body={"ended_on": "2027-01-15", "reason_code": "agreements_broken"})),
+        ("19-register.update", "gm0193 publishes a new central phone number (key1).",
+         document("register.update", id=fixed_id(19), sender="gm0193", recipient="hub",
+                  conversation=119, created=_at(180), body={"phone": "+31 38 498 9111"})),
+    ]
 
 
 def hub_documents() -> list[Valid]:

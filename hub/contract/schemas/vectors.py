@@ -117,6 +117,11 @@ def _invalid_cases() -> list[tuple[str, str, dict[str, Any] | str, str, ReasonCo
     answer_to_loket = document(
         "register.answer", id=fixed_id(55), sender="hub", recipient="loket", conversation=155,
         in_reply_to=fixed_id(54), purpose=Purpose.COORDINATION, body={"entries": []})
+    other_ground = document("info.request", id=fixed_id(60), sender="gm0193", recipient="cjib",
+                            conversation=160, body={
+                                "bsn": "123456782", "purpose_code": "timeout_preparation",
+                                "legal_ground": "wgs-schuldhulp",
+                                "fields": ["debt_total_cents"]})
     duplicate_key = json.dumps(signed(timeout_request(n=51)), ensure_ascii=False)
     duplicate_key = duplicate_key.replace('"type": ', '"type": "timeout.request", "type": ', 1)
     r = ReasonCode
@@ -198,6 +203,10 @@ def _invalid_cases() -> list[tuple[str, str, dict[str, Any] | str, str, ReasonCo
          f"A valid message of more than max_message_bytes ({OVERSIZE_LIMIT}) bytes as "
          "message_text.", json.dumps(request(59, situation_summary="x" * OVERSIZE_LIMIT)),
          verify_at, r.OVERSIZE),
+        ("60-policy-legal-ground",
+         "An info.request to CJIB naming legal ground wgs-schuldhulp; information rule "
+         "info-timeout-preparation-cjib rests on pmm-afstemming.", signed(other_ground),
+         verify_at, r.POLICY_LEGAL_GROUND),
     ]
 
 
@@ -207,7 +216,7 @@ OVERSIZE_LIMIT = 2048  # the oversize vector's own limit; the hub's default is 2
 PIPELINE_REASONS = frozenset({
     ReasonCode.UNAUTHORISED_TYPE, ReasonCode.UNAUTHORISED_RECIPIENT, ReasonCode.POLICY_NO_RULE,
     ReasonCode.POLICY_FIELD_NOT_ALLOWED, ReasonCode.POLICY_SPECIAL_CATEGORY,
-    ReasonCode.TIMEOUT_RULE, ReasonCode.LIFETIME_EXCEEDED,
+    ReasonCode.TIMEOUT_RULE, ReasonCode.LIFETIME_EXCEEDED, ReasonCode.POLICY_LEGAL_GROUND,
 })
 
 

@@ -129,6 +129,25 @@ SAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
         {"id": p.id, "name": p.name, "kind": p.kind, "contact_point": p.contact.contact_point,
          "email": p.contact.email, "phone": p.contact.phone}
         for p in ctx.registry.document.participants if p.kind == "agency"]},
+    # the instruments of issue 13 (docs/instruments.md)
+    "deviation.record": lambda ctx: {
+        "rule": {"law": "participatiewet", "article": "art. 58 lid 2"},
+        "decision_code": "recovery_deferred", "decision_text": "Recovery deferred (kit sample).",
+        "period_from": ctx.today.isoformat(),
+        "period_until": (ctx.today + timedelta(days=90)).isoformat(),
+        "decided_by_role": "board", "legal_ground": {"law": "awb", "article": "4:84"}},
+    "info.request": lambda ctx: {
+        "bsn": BSN, "purpose_code": ("timeout_preparation" if ctx.recipient.kind == "agency"
+                                     else "payment_arrangement"),
+        "legal_ground": "pmm-afstemming", "fields": ["arrangement_status"]},
+    "info.response": lambda ctx: {
+        "outcome": "refused", "refused_fields": ["arrangement_status"],
+        "refusal_reason": "not_held"},
+    "timeout.end_by_agency": lambda ctx: {
+        "ended_on": ctx.today.isoformat(), "reason_code": "agreements_broken"},
+    "timeout.suspend": lambda ctx: {
+        "suspended_from": ctx.today.isoformat(), "reason_code": "new_debts"},
+    "register.update": lambda ctx: {"email": "kit@maatwerkhub.example"},
 }
 
 
