@@ -147,6 +147,7 @@ async def test_escalation_through_every_state_missed_loket_deadline_escalated_on
     await escalation_state(hub, case, "decided")
     await loket.close_escalation(case, escalation, loket_reference=REF, outcome="let_decided")
     await wait_for(lambda: bool(received(gm, case, "escalation.closed")))
+    await escalation_state(hub, case, "closed")  # the hub records after delivery
 
     status = await hub.case(case)
     (item,) = status.escalations
@@ -246,6 +247,7 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
                                     amount_cents=245000, creditor_kind="housing_corporation",
                                     referred_to_let=True)
         await wait_for(lambda: bool(received(gm, case, "bridging.decision")))
+        await bridging_state(hub, case, "decided")
         # the LET has not named anyone yet: a settlement is refused
         due = clock().date()
         await loket.settle(case, "uwv", loket_reference=REF, amount_cents=245000, due_on=due)
@@ -260,6 +262,7 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
             "loket_reference": REF, "decision": "responsible_party_named",
             "responsible_party": "uwv"}))
         await wait_for(lambda: bool(received(loket, case, "let.decision")))
+        await escalation_state(hub, case, "decided")
         # to another party than the LET named: refused
         await loket.settle(case, "svb", loket_reference=REF, amount_cents=245000, due_on=due)
         await wait_for(lambda: len(refusals()) == 3)
