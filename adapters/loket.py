@@ -7,12 +7,18 @@ an escalation is also POSTed to the loket's case system, whose answer becomes th
 :meth:`LoketAdapter.answer_escalation`. The other actions are a small Python API (and
 ``maatwerk-adapter send`` for any of them):
 
+- :meth:`report_progress`: ``escalation.progress`` to the party that escalated;
+- :meth:`close_escalation`: ``escalation.closed`` to the party that escalated;
 - :meth:`refer_to_let`: ``let.referral`` to the Landelijk Escalatie Team;
 - :meth:`decide_bridging`: ``bridging.decision`` (prefinance or guarantee) to the municipality;
-- :meth:`settle`: ``bridging.settlement`` to the party the LET named responsible;
+- :meth:`settle`: ``bridging.settlement`` to the party the LET named responsible (the hub
+  refuses it before the LET named that party); ``bridging.repaid`` comes back when it paid;
 - :meth:`deviation_register`: the register of deviations (``deviation.record``) received, per
   case, kept in the case store (the hub keeps the same register without the free text, for the
   knelpunten report).
+
+The hub keeps each escalation's state and step deadlines (docs/escalation.md): a loket that lets
+a step pass is reminded once, and the LET and the party that escalated are told once.
 """
 
 from __future__ import annotations
@@ -69,6 +75,27 @@ class LoketAdapter(CaseAdapter):
             body["explanation"] = explanation
         return await self.publish(type="escalation.response", body=body,
                                   **self.answer_to(case_id, request_id, "escalation.response"))
+
+    async def report_progress(self, case_id: str, request_id: str | UUID, *,
+                              loket_reference: str, step: str,
+                              explanation: str | None = None) -> UUID:
+        """``escalation.progress``: the loket works on the case (mediation, bridging, ...)."""
+        body: dict[str, Any] = {"loket_reference": loket_reference, "step": step}
+        if explanation:
+            body["explanation"] = explanation
+        envelope = self.answer_to(case_id, request_id, "escalation.progress")
+        del envelope["message_id"]  # progress may be reported more than once
+        return await self.publish(type="escalation.progress", body=body, **envelope)
+
+    async def close_escalation(self, case_id: str, request_id: str | UUID, *,
+                               loket_reference: str, outcome: str,
+                               explanation: str | None = None) -> UUID:
+        """``escalation.closed``: resolved, the LET decided, no solution, or withdrawn."""
+        body: dict[str, Any] = {"loket_reference": loket_reference, "outcome": outcome}
+        if explanation:
+            body["explanation"] = explanation
+        return await self.publish(type="escalation.closed", body=body,
+                                  **self.answer_to(case_id, request_id, "escalation.closed"))
 
     async def refer_to_let(self, case_id: str, *, loket_reference: str,
                            agencies_involved: list[str], problem_areas: list[str], question: str,

@@ -3,8 +3,8 @@
 Three ways in, for case systems of every kind:
 
 - Python: :class:`MunicipalityAdapter` (``request_timeout``, ``extend``, ``lift``, ``escalate``,
-  ``record_deviation``, ``request_information``, ``answer_information``, ``update_contact``,
-  or ``publish`` for any type the registry lets the municipality send);
+  ``confirm_repayment``, ``record_deviation``, ``request_information``, ``answer_information``,
+  ``update_contact``, or ``publish`` for any type the registry lets the municipality send);
 - command line: ``maatwerk-adapter send --type ... --recipient ... --case-id ... --body FILE``;
 - HTTP (:func:`api`, FastAPI; its OpenAPI document, generated from the models in
   :mod:`adapters.municipality_api`, is served at ``/openapi.json``):
@@ -66,6 +66,18 @@ class MunicipalityAdapter(CaseAdapter):
     async def escalate(self, case_id: str, body: dict[str, Any]) -> UUID:
         return await self.publish(type="escalation.request", recipient="loket", case_id=case_id,
                                   body=body)
+
+    async def confirm_repayment(self, case_id: str, settlement_id: str | UUID, *,
+                                amount_cents: int, repaid_on: str) -> UUID:
+        """``bridging.repaid`` to the loket, when the LET named this municipality responsible."""
+        settlement = self.store.find(case_id, settlement_id)
+        if settlement is None:
+            raise PublishError("in_reply_to", f"no settlement {settlement_id} in {case_id}")
+        return await self.publish(
+            type="bridging.repaid", body={
+                "loket_reference": settlement["body"]["loket_reference"],
+                "amount_cents": amount_cents, "repaid_on": repaid_on},
+            **self.answer_to(case_id, settlement_id, "bridging.repaid"))
 
     async def extend(self, case_id: str, request_id: str | UUID, body: dict[str, Any]) -> UUID:
         return await self._follow_up("timeout.extend", case_id, request_id, body)

@@ -142,7 +142,10 @@ class Offices:
             status, answer = 201, {"decision": "granted", "from": start.isoformat(),
                                    "until": (add_months(start, int(payload["months"]))
                                              - timedelta(days=1)).isoformat()}
-        else:  # lift, end, settlement: noted
+        elif "due_on" in payload:  # a settlement: the agency books the repayment at once
+            status, answer = 201, {"repaid_on": date.today().isoformat(),
+                                   "amount_cents": int(payload["amount_cents"])}
+        else:  # lift, end: noted
             status, answer = 204, None
         self._answered[key] = (status, answer)
         self.listener(BackOfficeCall(participant, path, payload, answer, status))

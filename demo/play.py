@@ -131,6 +131,16 @@ class Demo(Stage):
                 story.summary({"type": "escalation.request", "body": escalation}))
             await self.until("the loket's answer", lambda: bool(
                 story.got(gm, "escalation.response")), 30)
+            answer = story.got(gm, "escalation.response")[0]
+            # the municipality's receipt passes the hub only once the answer is recorded
+            await self.until("the municipality's receipt of the answer", lambda: any(
+                d.get("in_reply_to") == answer["id"] for d in story.got("loket", "receipt")), 30)
+            thread = {"recipient": gm, "case_id": cid, "in_reply_to": answer["in_reply_to"],
+                      "conversation_id": answer["conversation_id"]}
+            await loket.publish(type="escalation.progress", **thread, body={
+                "loket_reference": self.loket_reference, "step": "bridging"})
+            await self.until("the loket's progress", lambda: bool(
+                story.got(gm, "escalation.progress")), 30)
 
             story.step(5, "Overbruggingsprocedure: the loket prefinances the rent arrears now")
             decision_id = await loket.decide_bridging(
@@ -151,10 +161,12 @@ class Demo(Stage):
                 problem_areas=["housing", "benefits"], question=case.LET_QUESTION,
                 bridging_amount_cents=case.RENT_ARREARS_CENTS)
             story.types[str(referral_id)] = "let.referral"
-            await self.until("the LET's decision", lambda: bool(
-                story.got("loket", "let.decision")), 30)
+            await self.until("the LET's decision, at the loket and (the hub's copy) at the "
+                             "municipality", lambda: bool(story.got("loket", "let.decision")
+                                                          and story.got(gm, "let.decision")), 30)
 
-            story.step(7, "Settlement: the party the LET named repays the prefinanced amount")
+            story.step(7, "Settlement: the party the LET named repays the prefinanced amount; "
+                          "the loket closes the escalation")
             due = today + timedelta(days=60)
             settlement_id = await loket.settle(
                 cid, case.RESPONSIBLE, loket_reference=self.loket_reference,
@@ -164,6 +176,12 @@ class Demo(Stage):
             await self.until("the settlement at UWV", lambda: any(
                 c.participant == case.RESPONSIBLE and "amount_cents" in c.payload
                 for c in story.calls), 30)
+            await self.until("UWV's repayment", lambda: bool(
+                story.got("loket", "bridging.repaid")), 30)
+            await loket.publish(type="escalation.closed", **thread, body={
+                "loket_reference": self.loket_reference, "outcome": "let_decided"})
+            await self.until("the escalation closed", lambda: bool(
+                story.got(gm, "escalation.closed")), 30)
 
             story.step(8, "SVB sent a receipt but no answer: the hub reminds SVB, then tells "
                           "the loket it is overdue")

@@ -114,6 +114,12 @@ class Story:
         if kind == "let.decision":
             party = f": {body['responsible_party']}" if body.get("responsible_party") else ""
             return f"{body['decision'].replace('_', ' ')}{party}. {body.get('explanation') or ''}"
+        if kind == "escalation.progress":
+            return f"{body['loket_reference']}: working on it ({body['step'].replace('_', ' ')})"
+        if kind == "escalation.closed":
+            return f"{body['loket_reference']} closed: {body['outcome'].replace('_', ' ')}"
+        if kind == "bridging.repaid":
+            return f"repaid {euro(body['amount_cents'])} on {body['repaid_on']}"
         if kind == "register.answer":
             entries = body.get("entries") or []
             return f"{len(entries)} contact points: " + "; ".join(
@@ -159,6 +165,9 @@ def describe_call(call: BackOfficeCall) -> str:
         verdict = str(answer["decision"]).replace("_", " ")
         period = f" {answer['from']} .. {answer['until']}" if answer.get("from") else ""
         return f"{name}: POST {call.path} -> {verdict}{period}"
+    if "amount_cents" in call.payload and answer.get("repaid_on"):
+        return (f"{name}: settlement of {euro(int(call.payload['amount_cents']))} recorded "
+                f"and repaid on {answer['repaid_on']}")
     if "amount_cents" in call.payload:
         return (f"{name}: settlement of {euro(int(call.payload['amount_cents']))} recorded, "
                 f"due {call.payload.get('due_on')}")

@@ -11,12 +11,16 @@ timeout.request      POST {pause_path}                         timeout.response
 timeout.extend       POST {pause_path}/{pause_id}/extensions   timeout.response
 timeout.lift         POST {pause_path}/{pause_id}/lift         (nothing; 2xx expected)
 timeout.ended        POST {pause_path}/{pause_id}/end          (nothing; 2xx expected)
-bridging.settlement  POST {settlement_path}                    (nothing; 2xx expected)
+bridging.settlement  POST {settlement_path}                    bridging.repaid when the answer
+                                                               says ``repaid_on`` (else later,
+                                                               :meth:`confirm_repayment`)
 info.request         POST /information                         info.response (policy-cut)
 ==================== ========================================= ===============================
 
-An agency ends or suspends a pause itself through ``adapter.instruments``
-(:mod:`adapters.agencies.instruments`).
+An agency may escalate a case to the Maatwerkloket itself (:meth:`AgencyAdapter.escalate`, the
+loket is open to national agencies too); the loket's answers and the hub's copy of the LET's
+decision come back as received messages. An agency ends or suspends a pause itself through
+``adapter.instruments`` (:mod:`adapters.agencies.instruments`).
 
 ``pause_id`` is the id of the hub's ``timeout.request`` message (``request_id`` of the first
 call). A pause answer (2xx) is ``{"decision": "granted" | "partially_granted" | "refused",
@@ -36,6 +40,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -180,10 +185,34 @@ class AgencyAdapter:
     async def on_settlement(self, delivery: Delivery) -> Reply:
         body = delivery.envelope.body
         assert isinstance(body, BridgingSettlement)
-        await self.notify(delivery, self.profile.settlement_path, {
+        answer = await self.call(delivery, self.profile.settlement_path, {
             "case_id": delivery.envelope.case_id, "loket_reference": body.loket_reference,
             "amount_cents": body.amount_cents, "due_on": body.due_on.isoformat()})
-        return None
+        if not answer.ok:
+            raise PermanentError(f"back office refused POST {self.profile.settlement_path}: "
+                                 f"{answer.status} {answer.body.get('code', '')}")
+        repaid_on = answer.body.get("repaid_on")
+        if not isinstance(repaid_on, str):
+            return None  # paid later: confirm_repayment
+        return delivery.reply("bridging.repaid", {
+            "loket_reference": body.loket_reference, "repaid_on": repaid_on,
+            "amount_cents": int(answer.body.get("amount_cents", body.amount_cents))})
+
+    async def confirm_repayment(self, settlement: dict[str, Any], *, amount_cents: int,
+                                repaid_on: date) -> UUID:
+        """``bridging.repaid`` to the loket for a received ``bridging.settlement`` document."""
+        document = self.client.message(
+            type="bridging.repaid", recipient=settlement["sender"],
+            case_id=settlement["case_id"], in_reply_to=UUID(settlement["id"]),
+            conversation_id=UUID(settlement["conversation_id"]), body={
+                "loket_reference": settlement["body"]["loket_reference"],
+                "amount_cents": amount_cents, "repaid_on": repaid_on.isoformat()})
+        return await self.client.send(document)
+
+    async def escalate(self, case_id: str, body: dict[str, Any]) -> UUID:
+        """``escalation.request`` from this agency to the Maatwerkloket."""
+        return await self.client.send(self.client.message(
+            type="escalation.request", recipient="loket", case_id=case_id, body=body))
 
     async def unavailable(self, delivery: Delivery, error: TransientError) -> Reply:
         """Retries exhausted on a pause request or extension: decline, so nothing waits."""

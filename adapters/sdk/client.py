@@ -288,8 +288,12 @@ class HubClient:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def _send_receipt(self, delivery: Delivery) -> None:
-        """The signed delivery receipt: sent once the message is verified and in our hands."""
-        if self.auto_receipts and MESSAGE_SPECS[delivery.envelope.type].needs_receipt:
+        """The signed delivery receipt: sent once the message is verified and in our hands.
+
+        Not to the hub: it awaits no receipt for its own messages (such as its copy of the LET's
+        decision) and does not receive one."""
+        if (self.auto_receipts and MESSAGE_SPECS[delivery.envelope.type].needs_receipt
+                and delivery.envelope.sender != self.registry.hub.id):
             await self.send(delivery.reply("receipt", {
                 "received_at": utc_iso(delivery.created_at)}))
 

@@ -97,6 +97,31 @@ class TimeoutRules(_Strict):
     per_agency: dict[str, TimeoutRule] = Field(default_factory=dict)
 
 
+class EscalationDeadlines(_Strict):
+    """How long each step of an escalation may take (:mod:`hub.state.escalations`).
+
+    The loket decides "op zo kort mogelijke termijn"; no number was found, so the defaults are
+    ours: 5 working days for the loket's first answer, 10 for each later step of the loket,
+    10 for the LET's decision and 5 for closing after it. A missed step is reminded once and,
+    when the same period passes again, reported overdue once.
+    """
+
+    loket_decision: Duration = Field(default_factory=lambda: Duration(working_days=5))
+    loket_progress: Duration = Field(default_factory=lambda: Duration(working_days=10))
+    let_decision: Duration = Field(default_factory=lambda: Duration(working_days=10))
+    loket_closing: Duration = Field(default_factory=lambda: Duration(working_days=5))
+
+
+class BridgingTerms(_Strict):
+    """Repayment terms of the overbrugging (:mod:`hub.state.bridging`).
+
+    On the due date without a confirmed repayment the responsible party is reminded; when
+    ``overdue_after`` has passed since that reminder, the loket is told it is overdue.
+    """
+
+    overdue_after: Duration = Field(default_factory=lambda: Duration(working_days=5))
+
+
 class Lifetimes(_Strict):
     """The longest a message may live (``expires_at - created_at``), per message type."""
 
@@ -111,6 +136,9 @@ class Agreements(_Strict):
     version: str
     deadlines: DeadlineTable
     timeouts: TimeoutRules
+    escalation: EscalationDeadlines = Field(default_factory=EscalationDeadlines)
+    bridging: BridgingTerms = Field(default_factory=BridgingTerms)
+
     lifetimes: Lifetimes = Lifetimes(default=DEFAULT_MAX_LIFETIME)
 
     def max_lifetime(self, message_type: str) -> Duration:

@@ -216,6 +216,23 @@ class LetDecision(Body):
     explanation: FreeText | None = field(C.FREE_TEXT, default=None, **_TEXT)
 
 
+class EscalationProgress(Body):
+    """Maatwerkloket -> the party that escalated: the loket is working on the case."""
+
+    loket_reference: str = field(C.REFERENCE, min_length=1, max_length=64)
+    step: Literal["mediation", "bridging", "let_referral", "other"] = field(C.OPERATIONAL)
+    explanation: FreeText | None = field(C.FREE_TEXT, default=None, **_TEXT)
+
+
+class EscalationClosed(Body):
+    """Maatwerkloket -> the party that escalated: the escalation is closed, and how it ended."""
+
+    loket_reference: str = field(C.REFERENCE, min_length=1, max_length=64)
+    outcome: Literal["resolved", "let_decided", "no_solution", "withdrawn"] = field(
+        C.OPERATIONAL)
+    explanation: FreeText | None = field(C.FREE_TEXT, default=None, **_TEXT)
+
+
 class TimeoutRequest(Body):
     """Municipality -> agency: pause collection, recovery or decisions that threaten livelihood."""
 
@@ -356,6 +373,14 @@ class BridgingSettlement(Body):
     responsible_party: ParticipantId = field(C.OPERATIONAL)
     amount_cents: WholeNumber = field(C.FINANCIAL, ge=0)
     due_on: date = field(C.OPERATIONAL)
+
+
+class BridgingRepaid(Body):
+    """Responsible party -> Maatwerkloket: the prefinanced amount has been repaid."""
+
+    loket_reference: str = field(C.REFERENCE, min_length=1, max_length=64)
+    amount_cents: int = field(C.FINANCIAL, gt=0)
+    repaid_on: date = field(C.OPERATIONAL)
 
 
 class RegisterQuery(Body):

@@ -78,6 +78,8 @@ class ReasonCode(StrEnum):
     POLICY_FIELD_NOT_ALLOWED = "policy_field_not_allowed"
     POLICY_SPECIAL_CATEGORY = "policy_special_category"
     TIMEOUT_RULE = "timeout_rule"
+    ESCALATION_RULE = "escalation_rule"
+    BRIDGING_RULE = "bridging_rule"
     ID_REUSED = "id_reused"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     UNROUTABLE = "unroutable"

@@ -15,6 +15,7 @@
                                       ``unauthorised_type``, ``unauthorised_recipient``
    conversation (answers)          -> ``unknown_conversation``
    time-out rules (agreements)     -> ``timeout_rule``
+   escalation and overbrugging     -> ``escalation_rule``, ``bridging_rule``
    admission (Maatwerkregister)    -> ``participant_not_admitted``
    information rules (policy)      -> ``policy_no_rule``, ``policy_legal_ground``,
                                       ``policy_field_not_allowed``
@@ -50,6 +51,7 @@ from hub.contract.messages import (
 from hub.contract.policy import Policy
 from hub.contract.registry import Participant, Registry
 from hub.contract.signing import signing_input
+from hub.core.escalation_rules import check_escalation_rules
 from hub.core.instrument_rules import check_admitted, check_information
 from hub.core.outcomes import (
     Duplicate,
@@ -225,6 +227,7 @@ class Pipeline:
             check_admitted(sender, recipient)
             await check_conversation(self.store, envelope)
             await check_timeout_rules(self.timeouts, envelope, agreements)
+            await check_escalation_rules(self.store.db, envelope)
             info_rule = await check_information(self.store.db, envelope, sender, recipient,
                                                 policy)
             decision = policy.evaluate(envelope, document, recipient, now)

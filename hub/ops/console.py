@@ -33,8 +33,9 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from hub.contract.registry import Registry
+from hub.ops.case_picture import draw
 from hub.ops.status import case_status, render
-from hub.state import views
+from hub.state import bridging, escalations, views
 from hub.state.database import Database, from_ms, to_ms
 
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
@@ -94,6 +95,18 @@ class QueueDepth:
     consumers: int
 
 
+@dataclass(frozen=True)
+class EscalationRow:
+    case_id: str
+    escalated_by: str
+    loket_reference: str | None
+    state: str
+    waiting_for: str | None
+    deadline: str
+    late: str | None  # reminded | overdue
+    responsible_party: str | None
+
+
 @dataclass
 class Snapshot:
     generated_at: str
@@ -106,6 +119,8 @@ class Snapshot:
     declines_by_reason: dict[str, int] = field(default_factory=dict)
     active_timeouts: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
+    escalations: list[EscalationRow] = field(default_factory=list)
+    bridging: list[bridging.PartyTotals] = field(default_factory=list)
     queues: list[QueueDepth] | None = None
     queues_error: str | None = None
 
@@ -149,6 +164,14 @@ async def gather(db: Database, registry: Registry, now: datetime) -> Snapshot:
                           sender=r["sender"], deadline=_t(r["deadline"]),
                           state=_answer_state(r, now_ms))
                    for r in open_rows if r["deadline"] <= now_ms]
+    snap.escalations = [EscalationRow(
+        case_id=e.case_id, escalated_by=e.escalated_by, loket_reference=e.loket_reference,
+        state=e.state, waiting_for=e.step_party, deadline=_t(
+            to_ms(e.step_deadline) if e.step_deadline else None),
+        late="overdue" if e.overdue_at else ("reminded" if e.reminded_at else None),
+        responsible_party=e.responsible_party)
+        for e in await escalations.recent(db, CASES_SHOWN)]
+    snap.bridging = bridging.totals(await bridging.all_records(db))
     snap.refusals_by_reason = await views.refusals_by_reason(db)
     snap.recent_refusals = [
         Refusal(at=_t(r["received_at"]), case_id=r["case_id"], message_type=r["type"],
@@ -258,6 +281,7 @@ class Console:
         return TEMPLATES.TemplateResponse(request, "case.html", {
             "title": f"Case {case_id}", "case_id": case_id,
             "timeline": render(status) if found else None,
+            "picture": draw(status, self.clock()) if found else None,
             "refresh": self._refresh(request) if found else 0,
         }, status_code=200 if found else 404)
 

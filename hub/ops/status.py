@@ -1,5 +1,6 @@
 """A case's timeline, readable by a maatwerkfunctionaris: every message, receipt, response and
-deadline, the hub's own notices, and the time-out state per agency. No personal data: the state
+deadline, the hub's own notices, the time-out state per agency, the escalation's steps and the
+overbrugging ledger. No personal data: the state
 holds no message bodies, only ids, types, participants, codes and times."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from hub.state import deviations, information, timeouts, views
+from hub.state import bridging, deviations, escalations, information, timeouts, views
 from hub.state.database import Database, from_ms
 from hub.state.ledger import Expectation, expectations_of_case
 
@@ -85,11 +86,52 @@ class InfoLine(BaseModel):
     refusal_reason: str | None
 
 
+class StepLine(BaseModel):
+    state: str
+    at: datetime
+
+
+class EscalationLine(BaseModel):
+    escalation_id: str
+    escalated_by: str
+    loket: str
+    loket_reference: str | None
+    state: str
+    step_party: str | None
+    step_deadline: datetime | None
+    reminded_at: datetime | None
+    overdue_at: datetime | None
+    let_decision: str | None
+    responsible_party: str | None
+    submitted_at: datetime
+    steps: list[StepLine]
+
+
+class BridgingLine(BaseModel):
+    decision_id: str
+    loket_reference: str
+    kind: str
+    amount_cents: int
+    beneficiary: str
+    responsible_party: str | None
+    state: str
+    due_on: str | None
+    requested_cents: int
+    repaid_cents: int
+    open_cents: int
+    decided_at: datetime
+    reminded_at: datetime | None
+    overdue_at: datetime | None
+    repaid_at: datetime | None
+
+
 class CaseStatus(BaseModel):
     case_id: str
     messages: list[MessageLine]
     hub_messages: list[HubMessageLine]
     timeouts: list[TimeoutLine]
+    escalations: list[EscalationLine] = []
+    bridging: list[BridgingLine] = []
     deviations: list[DeviationLine] = []
     information: list[InfoLine] = []
 
@@ -124,6 +166,15 @@ async def case_status(db: Database, case_id: str, now: datetime | None = None) -
                                    sent=r["sent_at"] is not None) for r in outbox_rows]
     lines = [TimeoutLine.model_validate(t, from_attributes=True)
              for t in await timeouts.of_case(db, case_id)]
+    steps: dict[str, list[StepLine]] = {}
+    for event in await escalations.events_of_case(db, case_id):
+        steps.setdefault(event.escalation_id, []).append(StepLine(state=event.state,
+                                                                  at=event.at))
+    ladder = [EscalationLine(**{k: getattr(e, k) for k in EscalationLine.model_fields
+                                if k != "steps"}, steps=steps.get(e.escalation_id, []))
+              for e in await escalations.of_case(db, case_id)]
+    ledger_lines = [BridgingLine(**{k: getattr(r, k) for k in BridgingLine.model_fields})
+                    for r in await bridging.of_case(db, case_id)]
     devs = [DeviationLine(
         organisation=r["organisation"], law=r["law"], article=r["article"],
         decision_code=r["decision_code"], decided_by_role=r["decided_by_role"],
@@ -134,7 +185,8 @@ async def case_status(db: Database, case_id: str, now: datetime | None = None) -
     infos = [InfoLine.model_validate(i, from_attributes=True)
              for i in await information.of_case(db, case_id)]
     return CaseStatus(case_id=case_id, messages=messages, hub_messages=hub_messages,
-                      timeouts=lines, deviations=devs, information=infos)
+                      timeouts=lines, deviations=devs, information=infos,
+                      escalations=ladder, bridging=ledger_lines)
 
 
 def _t(moment: datetime | None) -> str:
@@ -159,6 +211,25 @@ def render(status: CaseStatus) -> str:
         events.append((h.at, f"{h.type:<20} hub -> {h.recipient}"
                              f"{'' if h.sent else ' (queued)'}"))
     out += [f"  {_t(at)}  {text}" for at, text in sorted(events, key=lambda e: e[0])]
+    out += ["", "Escalations:"]
+    if not status.escalations:
+        out.append("  (none)")
+    for e in status.escalations:
+        late = " overdue" if e.overdue_at else (" reminded" if e.reminded_at else "")
+        waits = f", {e.step_party} by {_t(e.step_deadline)}{late}" if e.step_deadline else ""
+        named = f", responsible: {e.responsible_party}" if e.responsible_party else ""
+        out.append(f"  {e.loket_reference or e.escalation_id[:8]:<16} from {e.escalated_by}: "
+                   f"{e.state}{waits}{named}")
+        out += [f"  {'':<16} {_t(step.at)} {step.state}" for step in e.steps]
+    out += ["", "Overbrugging:"]
+    if not status.bridging:
+        out.append("  (none)")
+    for r in status.bridging:
+        due = f", due {r.due_on}" if r.due_on else ""
+        flag = " OVERDUE" if r.overdue_at and r.state != "repaid" else ""
+        out.append(f"  {r.loket_reference:<16} {r.kind} {r.amount_cents / 100:.2f} EUR, "
+                   f"{r.state}{flag}, responsible {r.responsible_party or '-'}{due}, repaid "
+                   f"{r.repaid_cents / 100:.2f}, open {r.open_cents / 100:.2f}")
     out += ["", "Time-outs:"]
     if not status.timeouts:
         out.append("  (none)")

@@ -1,8 +1,9 @@
 """The deadline watcher: every few seconds, in every hub replica.
 
 One tick: remind on missed deadlines, escalate second misses to the Maatwerkloket, start and end
-time-outs, refresh the gauges, sign an audit checkpoint when one is due, and publish what the
-outbox holds. Every decision is a conditional
+time-outs, remind and report missed escalation steps and repayment dates
+(:mod:`hub.state.escalations`, :mod:`hub.state.bridging`), refresh the gauges, sign an audit
+checkpoint when one is due, and publish what the outbox holds. Every decision is a conditional
 update in the shared state, so replicas can tick at the same time without doubling a message.
 
 The overdue, late and active time-out gauges count the whole database, not one replica's work:
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from hub.core.router import TRANSIENT, Router
-from hub.state import checkpoints, leases, timeouts
+from hub.state import bridging, checkpoints, escalations, leases, timeouts
 from hub.state.ledger import Ledger
 from hub.telemetry.metrics import HubMetrics
 
@@ -53,6 +54,13 @@ class Watcher:
         escalated = await self.ledger.escalate_due(now)
         ended = await timeouts.advance(self.ledger.db, self.ledger.notary, self.ledger.audit,
                                        now)
+        steps = await escalations.advance(self.ledger.db, self.ledger.notary,
+                                          self.ledger.audit, self.ledger.registry, now)
+        repayments = await bridging.advance(self.ledger.db, self.ledger.notary,
+                                            self.ledger.audit, self.ledger.agreements,
+                                            self.ledger.registry, now)
+        reminded += steps[0] + repayments[0]
+        escalated += steps[1] + repayments[1]
         await self._gauges(now)
         await checkpoints.due(self.ledger.audit, self.ledger.notary.hub_id,
                               self.ledger.notary.countersign, now, self.checkpoint_seconds)

@@ -29,7 +29,9 @@ from hub.contract.notary import Notary, Thread, notice_id
 from hub.contract.registry import Registry
 from hub.state import (
     audit_events,
+    bridging,
     deviations,
+    escalations,
     information,
     outbox,
     register_contacts,
@@ -138,9 +140,12 @@ class Ledger:
                                       rule=rule, decided_at=now)
         if stamp is not None:
             await record_stamp(tx, str(envelope.id), stamp)
-        await self._expect(tx, envelope, now)
+        tracked = await escalations.on_routed(tx, envelope, now, self.agreements,
+                                              self.registry, self.notary, self.audit)
+        await self._expect(tx, envelope, now, responses=not tracked)
         fulfilled = await self._fulfil(tx, envelope, now)
         await timeouts.on_routed(tx, envelope, now)
+        await bridging.on_routed(tx, envelope, now)
         await deviations.on_routed(tx, envelope, now)
         await information.on_routed(tx, envelope, now, info_rule)
         await register_contacts.on_routed(tx, envelope, now)
@@ -150,14 +155,17 @@ class Ledger:
                 answer.awaited, envelope, raw, self.audit.hash_key), tx)
         return fulfilled
 
-    async def _expect(self, tx: Database, envelope: Envelope, now: datetime) -> None:
+    async def _expect(self, tx: Database, envelope: Envelope, now: datetime, *,
+                      responses: bool = True) -> None:
+        """Open the receipt and response expectations; ``responses=False`` when the business
+        answer's deadline is kept by the escalation's own steps (:mod:`hub.state.escalations`)."""
         spec = MESSAGE_SPECS[envelope.type]
         if envelope.recipient == self.registry.hub.id:
             return  # the hub answers such messages itself, at once (a register query)
         wanted = []
         if spec.needs_receipt:
             wanted.append((RECEIPT, self.agreements.receipt_deadline(envelope.recipient)))
-        if spec.responses:
+        if spec.responses and responses:
             wanted.append((RESPONSE, self.agreements.response_deadline(envelope.recipient)))
         for awaited, duration in wanted:
             deadline = duration.after(now)

@@ -10,7 +10,8 @@ by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` 
 ``config_reload_requests`` (and the version columns of ``messages``) by
 :mod:`hub.state.config_versions`, ``deviations`` by
 :mod:`hub.state.deviations`, ``info_requests`` by :mod:`hub.state.information`,
-``register_contacts`` by :mod:`hub.state.register_contacts`.
+``register_contacts`` by :mod:`hub.state.register_contacts`, ``escalations`` and
+``escalation_events`` by :mod:`hub.state.escalations`, ``bridging`` by :mod:`hub.state.bridging`.
 """
 
 from __future__ import annotations
@@ -257,6 +258,61 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "INSERT INTO audit_checkpoints (chain, seq, hash, time, hub, kid, signature) "
         "SELECT '', seq, hash, time, hub, kid, signature FROM audit_checkpoints_v6",
         "DROP TABLE audit_checkpoints_v6",
+    ]),
+    (10, "escalations as tracked cases with step deadlines; the overbrugging ledger", [
+        """CREATE TABLE IF NOT EXISTS escalations (
+            escalation_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            escalated_by TEXT NOT NULL,
+            loket TEXT NOT NULL,
+            loket_reference TEXT,
+            state TEXT NOT NULL,
+            step_party TEXT,
+            step_message TEXT,
+            step_deadline BIGINT,
+            grace_ms BIGINT NOT NULL DEFAULT 0,
+            reminded_at BIGINT,
+            overdue_at BIGINT,
+            referral_id TEXT,
+            let_decision TEXT,
+            responsible_party TEXT,
+            submitted_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS escalations_case ON escalations (case_id)",
+        "CREATE INDEX IF NOT EXISTS escalations_step ON escalations (step_deadline)",
+        """CREATE TABLE IF NOT EXISTS escalation_events (
+            escalation_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            PRIMARY KEY (escalation_id, state, at)
+        )""",
+        """CREATE TABLE IF NOT EXISTS bridging (
+            decision_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            escalation_id TEXT,
+            loket TEXT NOT NULL,
+            beneficiary TEXT NOT NULL,
+            loket_reference TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL,
+            creditor_kind TEXT NOT NULL,
+            responsible_party TEXT,
+            state TEXT NOT NULL,
+            settlement_id TEXT,
+            conversation_id TEXT,
+            due_on TEXT,
+            requested_cents BIGINT NOT NULL DEFAULT 0,
+            repaid_cents BIGINT NOT NULL DEFAULT 0,
+            repaid_on TEXT,
+            decided_at BIGINT NOT NULL,
+            reminded_at BIGINT,
+            overdue_at BIGINT,
+            repaid_at BIGINT,
+            updated_at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS bridging_case ON bridging (case_id)",
     ]),
 ]
 

@@ -6,6 +6,8 @@
 
 - every time-out of the case has ended (``ended``) or was declined (``declined``); a case
   without time-outs passes;
+- every escalation of the case is declined, waits for information or is closed, and no prefinanced
+  overbrugging still waits for repayment;
 - no expectation is open: every receipt and response the hub waited for has arrived (an answer
   that never came keeps the case open; the loket resolves it first);
 - no message of the case is still being processed (``processing``) and no hub message of the
@@ -14,7 +16,8 @@
 **Past the retention period**: the case's last activity (message received or decided, answer
 fulfilled, time-out updated, hub message created or sent) lies more than ``DAYS`` days before now.
 
-**What is removed** per purged case: its rows in ``expectations``, ``timeouts`` and ``outbox``
+**What is removed** per purged case: its rows in ``expectations``, ``timeouts``, ``escalations``
+(with their steps), ``bridging`` and ``outbox``
 (sent hub messages; their bodies are signed messages that may carry personal data) and
 ``info_requests`` are deleted; ``deviations`` stay for the knelpunten register, their case id
 blanked.
@@ -26,8 +29,8 @@ one ``purge`` record per case is appended, in the same transaction as the deleti
 
 Retention owns no table: it decides and orchestrates, and every read and delete goes through the
 owner of the table (:mod:`hub.state.seen`, :mod:`~hub.state.ledger`, :mod:`~hub.state.timeouts`,
-:mod:`~hub.state.outbox`, :mod:`~hub.state.audit`, :mod:`~hub.state.deviations`,
-:mod:`~hub.state.information`).
+:mod:`~hub.state.escalations`, :mod:`~hub.state.bridging`, :mod:`~hub.state.outbox`,
+:mod:`~hub.state.audit`, :mod:`~hub.state.deviations`, :mod:`~hub.state.information`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.contract.errors import ConfigError
-from hub.state import deviations, information, ledger, outbox, timeouts
+from hub.state import bridging, deviations, escalations, information, ledger, outbox, timeouts
 from hub.state.audit import AuditLog
 from hub.state.audit_events import entry_for_purge
 from hub.state.database import Database, to_ms
@@ -75,6 +78,8 @@ async def closed_cases(db: Database, older_than: datetime) -> list[str]:
 async def _is_closed(db: Database, case_id: str) -> bool:
     return not (await timeouts.open_in_case(db, case_id)
                 or await ledger.open_in_case(db, case_id)
+                or await escalations.open_in_case(db, case_id)
+                or await bridging.open_in_case(db, case_id)
                 or await MessageStore(db).processing_in_case(case_id)
                 or await outbox.unsent_in_case(db, case_id))
 
@@ -91,6 +96,8 @@ async def purge_case(db: Database, audit: AuditLog, case_id: str) -> dict[str, i
         rows = {
             "expectations": await ledger.delete_case(tx, case_id),
             "timeouts": await timeouts.delete_case(tx, case_id),
+            "escalations": await escalations.delete_case(tx, case_id),
+            "bridging": await bridging.delete_case(tx, case_id),
             "outbox": await outbox.delete_sent_of_case(tx, case_id),
             "messages": await MessageStore(tx).tombstone_case(case_id, blank=PURGED_CASE),
             "info_requests": await information.delete_case(tx, case_id),
@@ -105,8 +112,8 @@ async def purge(db: Database, audit: AuditLog, *, older_than_days: int,
     """Purge every closed case whose last activity is more than ``older_than_days`` days old."""
     if older_than_days < MIN_DAYS:
         raise ConfigError(f"--older-than {older_than_days}: give at least {MIN_DAYS} day")
-    cases, totals = [], dict.fromkeys(("expectations", "timeouts", "outbox", "messages",
-                                       "info_requests", "deviations"), 0)
+    cases, totals = [], dict.fromkeys(("expectations", "timeouts", "escalations", "bridging",
+                                       "outbox", "messages", "info_requests", "deviations"), 0)
     for case_id in await closed_cases(db, now - timedelta(days=older_than_days)):
         rows = await purge_case(db, audit, case_id)
         if rows:

@@ -210,8 +210,11 @@ async def test_loket_escalation_let_referral_and_bridging(
     referrals: list[str] = []
 
     @let.on("let.referral")
-    async def take(delivery: Any) -> None:
+    async def take(delivery: Any) -> Any:
         referrals.append(delivery.envelope.body.question)
+        return delivery.reply("let.decision", {
+            "loket_reference": "ML-2026-17", "decision": "responsible_party_named",
+            "responsible_party": "uwv"})
 
     await let.consume()
     case = "ZW-2026-0042"
@@ -224,6 +227,8 @@ async def test_loket_escalation_let_referral_and_bridging(
     await wait_for(lambda: bool(received(loket, case, "escalation.request")))
     await loket.answer_escalation(case, escalation, outcome="accepted",
                                   loket_reference="ML-2026-17", next_step="bridging")
+    # each step after the previous one was delivered: the hub ties them together in that order
+    await wait_for(lambda: bool(received(gm, case, "escalation.response")), timeout=15)
     await loket.decide_bridging(case, "gm0193", loket_reference="ML-2026-17",
                                 decision="prefinance", amount_cents=245000,
                                 creditor_kind="housing_corporation", referred_to_let=True)
@@ -231,6 +236,7 @@ async def test_loket_escalation_let_referral_and_bridging(
                              agencies_involved=["uwv"], problem_areas=["benefits", "housing"],
                              question="Who carries the rent arrears the UWV recovery caused?",
                              bridging_amount_cents=245000)
+    await wait_for(lambda: bool(received(loket, case, "let.decision")), timeout=15)
     await loket.settle(case, "uwv", loket_reference="ML-2026-17", amount_cents=245000,
                        due_on=date(2027, 3, 1))
     await wait_for(lambda: bool(received(gm, case, "escalation.response")

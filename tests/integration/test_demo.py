@@ -70,7 +70,7 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
                           timeout=120, check=False)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    assert time.monotonic() - started < 90
+    elapsed = time.monotonic() - started
 
     # the five outcomes, as the maatwerkfunctionaris receives them
     assert re.search(r"cjib -> gm0193 +timeout.response +ACCEPTED: collection, surcharges", out)
@@ -91,6 +91,15 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
     assert re.search(r"loket -> gm0193 +bridging.decision +prefinance EUR 2,450.00", out)
     assert re.search(r"loket -> uwv +bridging.settlement +repay EUR 2,450.00", out)
     assert "uwv back office: settlement of EUR 2,450.00 recorded" in out
+    # the escalation as one story: progress, the LET's decision copied to the municipality,
+    # the repayment confirmed, the escalation closed
+    assert re.search(r"loket -> gm0193 +escalation.progress +ML-[^:]+: working on it", out)
+    assert re.search(r"hub -> gm0193 +let.decision +responsible party named: uwv", out)
+    assert re.search(r"uwv -> loket +bridging.repaid +repaid EUR 2,450.00", out)
+    assert re.search(r"loket -> gm0193 +escalation.closed +ML-\S+ closed: let decided", out)
+    ladder = out[out.index("Escalations:"):out.index("Time-outs:")]
+    assert "from gm0193: closed" in ladder and "responsible: uwv" in ladder
+    assert re.search(r"prefinance 2450.00 EUR, repaid, responsible uwv.*open 0.00", ladder)
     assert re.search(r"hub -> gm0193 +timeout.ended +the time-out at belastingdienst ended", out)
     # the hub's own record of the case at the end
     status = out[out.index("Timeline (UTC):"):]
@@ -100,6 +109,8 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
     assert re.search(r"duo +declined", status)
     assert re.search(r"svb +requested", status)
     assert re.search(r"belastingdienst +ended \(accepted\).*\(lifted\)", status)
+    # the demo plays the escalation to its close too: generous under a loaded machine
+    assert elapsed < 110, elapsed
     for url in ("/console", "/metrics", "/console/cases/"):
         assert url in out
     # no personal data in clear, and nothing left running

@@ -97,8 +97,8 @@ async def test_purge_removes_personal_data_and_keeps_the_chain(db: Database) -> 
     result = await purge(db, log, older_than_days=30, now=NOW)
 
     assert result.cases == ["ZW-OLD-1"]
-    assert result.rows == {"expectations": 1, "timeouts": 1, "outbox": 1, "messages": 1,
-                           "info_requests": 0, "deviations": 0}
+    assert result.rows == {"expectations": 1, "timeouts": 1, "escalations": 0, "bridging": 0,
+                           "outbox": 1, "messages": 1, "info_requests": 0, "deviations": 0}
     after = await everything(db)
     assert OLD_BSN not in after and "ZW-OLD-1" in after  # only the audit trail names the case
     assert OPEN_BSN in after and RECENT_BSN in after     # open and recent cases untouched

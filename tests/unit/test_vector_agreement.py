@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from referencing import Registry as SchemaRegistry
 from referencing import Resource
 
@@ -21,6 +22,7 @@ from hub.contract.agreements import load_agreements
 from hub.contract.authenticate import Limits, authenticate
 from hub.contract.errors import ReasonCode, Refusal
 from hub.contract.messages import MESSAGE_TYPES
+from hub.contract.notary import Notary
 from hub.contract.policy import load_policy
 from hub.contract.registry import load_registry
 from hub.core.audit_entries import entry_for_route
@@ -170,7 +172,9 @@ async def test_vectors_through_the_pipeline(tmp_path: Path) -> None:
                         store=MessageStore(db), clock=lambda: clock[-1],
                         settings=PipelineSettings())
     audit = AuditLog(db, hash_key=b"vectors")
-    ledger = Ledger(db, agreements, registry, None, audit)  # type: ignore[arg-type]
+    # a notary of its own: the hub copies the LET's decision (07) to the municipality
+    notary = Notary(registry, Ed25519PrivateKey.generate())
+    ledger = Ledger(db, agreements, registry, notary, audit)
     try:
         for path in VALID:
             vector = _load(path)

@@ -48,6 +48,7 @@ def test_enough_vectors() -> None:
                 "id_reused", "id_conflict", "unknown_conversation",
                 "missing_signature",  # a message without a signature fails the schema first
                 "participant_suspended",  # the registry's status, not the message content
+                "escalation_rule", "bridging_rule",  # the case's escalation state decides
                 "participant_not_admitted"}  # needs a registry entry without a mandate
     assert reasons == {r.value for r in ReasonCode} - stateful
 

@@ -164,6 +164,22 @@ def valid_documents() -> list[Valid]:
                   sender="cjib", recipient="gm0193", conversation=113, case_id="ZW-2026-0044",
                   in_reply_to=fixed_id(13), created=_at(125), body=timeout_response_body())),
         *_instrument_documents(fixed_id(13)),
+        ("26-escalation.progress", "The Maatwerkloket tells gm0193 it works on 03 (key5).",
+         document("escalation.progress", id=fixed_id(26), sender="loket", recipient="gm0193",
+                  conversation=103, case_id="ZW-2026-0043", in_reply_to=escalation,
+                  created=_at(45), body={"loket_reference": "MWL-2026-0107",
+                                         "step": "let_referral"})),
+        ("27-escalation.closed", "The Maatwerkloket closes 03 after the LET decided (key5).",
+         document("escalation.closed", id=answer_id(escalation, "escalation.closed"),
+                  sender="loket", recipient="gm0193", conversation=103,
+                  case_id="ZW-2026-0043", in_reply_to=escalation, created=_at(130),
+                  body={"loket_reference": "MWL-2026-0107", "outcome": "let_decided"})),
+        ("28-bridging.repaid", "CJIB confirms it repaid what 11 asked (key4).",
+         document("bridging.repaid", id=answer_id(fixed_id(11), "bridging.repaid"),
+                  sender="cjib", recipient="loket", conversation=110, case_id="ZW-2026-0043",
+                  in_reply_to=fixed_id(11), created=_at(140),
+                  body={"loket_reference": "MWL-2026-0107", "amount_cents": 125000,
+                        "repaid_on": "2027-06-28"})),
     ]
     return [(stem, text, SIGNING_KEYS[doc["sender"]], doc) for stem, text, doc in items]
 

@@ -237,6 +237,9 @@ class Judge:
         probes = self.of(GENUINE)
         for probe in probes:
             receipts = self.receipts(probe)
+            if probe.document.get("sender") == self.registry.hub.id and MESSAGE_SPECS[
+                    probe.type].needs_receipt:
+                continue  # the hub awaits no receipt for its own copy (let.decision): not judged
             if not MESSAGE_SPECS[probe.type].needs_receipt:
                 if receipts:
                     problems.append(f"{probe.label} {probe.id}: {len(receipts)} receipt(s), "

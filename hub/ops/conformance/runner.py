@@ -79,7 +79,9 @@ class Run:
             return dead or waited > self.deadlines.receipt
         spec = MESSAGE_SPECS[probe.type]
         types = [d.get("type") for d in self._replies(probe)]
-        if spec.needs_receipt and "receipt" not in types and waited <= self.deadlines.receipt:
+        from_hub = probe.document.get("sender") == self.registry.hub.id  # awaits no receipt
+        if (spec.needs_receipt and not from_hub and "receipt" not in types
+                and waited <= self.deadlines.receipt):
             return False
         expects = bool(spec.responses) and probe.type not in self.settings.manual_answers
         answered = any(t != "receipt" for t in types)

@@ -81,6 +81,13 @@ SAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
         "contact": CONTACT},
     "escalation.response": lambda ctx: {
         "outcome": "accepted", "loket_reference": LOKET_REFERENCE, "next_step": "bridging"},
+    "escalation.progress": lambda ctx: {
+        "loket_reference": LOKET_REFERENCE, "step": "mediation"},
+    "escalation.closed": lambda ctx: {
+        "loket_reference": LOKET_REFERENCE, "outcome": "let_decided"},
+    "bridging.repaid": lambda ctx: {
+        "loket_reference": LOKET_REFERENCE, "amount_cents": 125000,
+        "repaid_on": ctx.today.isoformat()},
     "let.referral": lambda ctx: {
         "loket_reference": LOKET_REFERENCE, "agencies_involved": [ctx.agency()],
         "problem_areas": ["debts"], "question": "Who repays the prefinanced rent? (kit sample)"},
