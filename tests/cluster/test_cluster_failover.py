@@ -33,7 +33,8 @@ from tests.resilience.common import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.cluster, pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.cluster, pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow,
+              pytest.mark.soak]
 
 AGENCIES = ("cjib", "uwv")
 
