@@ -21,7 +21,7 @@ from tests.resilience.common import wait_until
 pytestmark = [pytest.mark.broker]
 
 
-@pytest.mark.skip(reason="failed on main after the last merges of this stop (issues 12, 14, 16 branches together); to be fixed before it counts again")
+@pytest.mark.skip(reason="fails on main after this stop's last merges; see the closing note")
 async def test_a_redelivered_decided_message_is_acked_without_a_notice(
     hub: HubService, client: ClientFactory,
 ) -> None:
