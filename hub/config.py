@@ -27,7 +27,13 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from hub.contract.environment import config_error, markdown_table, variable, variables
+from hub.contract.environment import (
+    config_error,
+    markdown_table,
+    replaced,
+    variable,
+    variables,
+)
 from hub.contract.errors import ConfigError
 from hub.contract.tls import VARIABLES as TLS_VARIABLES
 from hub.contract.tls import TlsSettings
@@ -166,13 +172,7 @@ class Settings(BaseSettings):
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (field names), validated like the environment's values."""
-        unknown = sorted(set(changes) - set(type(self).model_fields))
-        if unknown:
-            raise TypeError(f"Settings has no field {', '.join(unknown)}")
-        try:
-            return type(self)(**{**self.model_dump(), **changes})
-        except ValidationError as exc:
-            raise config_error(exc) from None
+        return replaced(self, changes)
 
     @property
     def tls(self) -> TlsSettings:

@@ -24,7 +24,13 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from hub.contract.environment import config_error, markdown_table, variable, variables
+from hub.contract.environment import (
+    config_error,
+    markdown_table,
+    replaced,
+    variable,
+    variables,
+)
 
 
 class Environment(EnvSettingsSource):
@@ -114,13 +120,7 @@ class AdapterSettings(BaseSettings):
 
     def replace(self, **changes: Any) -> AdapterSettings:
         """A copy with ``changes`` (field names), validated like the environment's values."""
-        unknown = sorted(set(changes) - set(type(self).model_fields))
-        if unknown:
-            raise TypeError(f"AdapterSettings has no field {', '.join(unknown)}")
-        try:
-            return type(self)(**{**self.model_dump(), **changes})
-        except ValidationError as exc:
-            raise config_error(exc) from None
+        return replaced(self, changes)
 
     @property
     def state_dir(self) -> Path:

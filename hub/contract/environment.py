@@ -10,13 +10,15 @@ undocumented (:func:`variables` refuses a field without both).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.config import JsonDict
 from pydantic.fields import FieldInfo
 
 from hub.contract.errors import ConfigError
+
+S = TypeVar("S", bound=BaseModel)
 
 
 def variable(name: str, default: Any, meaning: str, *, shown: str | None = None,
@@ -66,3 +68,15 @@ def config_error(exc: ValidationError) -> ConfigError:
         else:
             problems.append(f"{name}={error['input']!r}: {error['msg']}")
     return ConfigError("; ".join(problems))
+
+
+def replaced(settings: S, changes: dict[str, Any]) -> S:
+    """A copy of ``settings`` with ``changes`` (field names), validated like the environment's
+    values; an unknown field is a TypeError, a bad value a ConfigError."""
+    unknown = sorted(set(changes) - set(type(settings).model_fields))
+    if unknown:
+        raise TypeError(f"{type(settings).__name__} has no field {', '.join(unknown)}")
+    try:
+        return type(settings)(**{**settings.model_dump(), **changes})
+    except ValidationError as exc:
+        raise config_error(exc) from None
