@@ -117,3 +117,19 @@ def amqp_id(raw: bytes) -> str | None:
         return None
     value = document.get("id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else None
+
+
+async def settled(hub: Any, seconds: float = 10.0) -> None:
+    """Wait until ``hub`` (an in-process :class:`hub.service.HubService`) has no message in hand.
+
+    The hub records a decision after the recipient's inbox confirmed it, and commits records in
+    groups: a recipient can hold a message a few milliseconds before the hub's record of it is
+    committed. A test that reads the hub's state after seeing a delivery waits for this first.
+    """
+    assert await hub.router.drain(seconds), "the hub still had messages in hand"
+
+
+async def case_of(hub: Any, case_id: str) -> Any:
+    """The hub's case status (``hub.case``), read once every delivered message is recorded."""
+    await settled(hub)
+    return await hub.case(case_id)

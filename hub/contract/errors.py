@@ -16,7 +16,9 @@ the SDK does not export one it can raise)::
     │   │   ├── AuditWriteError     hub.state.audit: an audit record could not be written;
     │   │   │                       nothing may be acknowledged until it is
     │   │   └── OriginalInProgressError  hub.core.outcomes: an answer arrived before its original
-    │   │                           was recorded; retried, not refused, not counted as a failure
+    │   │       │                   was recorded; retried, not refused, not counted as a failure
+    │   │       └── CaseInProgressError  hub.core.outcomes: a refusal by case state while
+    │   │                           another message of the case is in hand; decided again
     │   ├── DeliveryLostError       hub.core.router: the channel a message came on is gone; the
     │   │                           broker redelivers it (no ack, no retry here)
     │   ├── BrokerAdminError        hub.core.broker_admin: the management API refused or could

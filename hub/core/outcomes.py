@@ -21,6 +21,10 @@ class OriginalInProgressError(StoreUnavailableError):
     """An answer arrived before the hub finished recording its original: retry, don't refuse."""
 
 
+class CaseInProgressError(OriginalInProgressError):
+    """A refusal by the case's state while another message of the case is still being recorded:
+    decide again shortly (the state may be about to change), don't refuse yet."""
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -32,6 +36,8 @@ class Inbound:
     message_id: str | None = None  # the AMQP property; must equal the envelope id
     replay: bool = False
     """Sent back from the dead letters (:mod:`hub.core.replay`): a refusal may be re-decided."""
+    waited: float = 0.0
+    """Seconds this delivery has been retried in this process (the router sets it)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@
    admission (Maatwerkregister)    -> ``participant_not_admitted``
    information rules (policy)      -> ``policy_no_rule``, ``policy_legal_ground``,
                                       ``policy_field_not_allowed``
+   case in hand                    -> a refusal by the case's state (the four steps above) waits
+                                      while an earlier message of the case is being recorded, at
+                                      most ``CASE_PATIENCE`` s, then stands
 8. data-sharing policy             -> ``policy_no_rule``, ``policy_field_not_allowed``,
                                       ``policy_special_category``
 
@@ -54,6 +57,7 @@ from hub.contract.signing import signing_input
 from hub.core.escalation_rules import check_escalation_rules
 from hub.core.instrument_rules import check_admitted, check_information
 from hub.core.outcomes import (
+    CaseInProgressError,
     Duplicate,
     Inbound,
     OriginalInProgressError,
@@ -67,6 +71,10 @@ from hub.state.seen import ANSWERABLE, PROCESSING, REFUSED, MessageRecord, Messa
 from hub.state.timeouts import TimeoutTable
 
 Clock = Callable[[], datetime]
+# Seconds a refusal by the case's state waits for another message of the case in hand: long
+# enough for a batch to commit under load, short enough that a message stuck in hand (a crashed
+# replica's, until the broker redelivers it) does not hold the case up.
+CASE_PATIENCE = 10.0
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -122,6 +130,23 @@ async def check_duplicate(
             and await store.reclaim_refused(envelope.id)):
         return None  # an operator replays a refused message: decide it again
     return claim.record
+
+
+async def wait_for_case(store: MessageStore, envelope: Envelope, inbound: Inbound) -> None:
+    """Before a refusal by the case's state stands: is another message of the case in hand?
+
+    Only a message of the case claimed earlier counts (:meth:`MessageStore.earlier_in_hand`),
+    so two refusals never wait for each other. The hub records a decision after the recipient's
+    inbox confirmed it, in groups: the recipient
+    can act on a message, and its next message (a settlement after the LET's decision, a lift
+    after an acceptance) reach the hub before the first one's record is committed. Such a
+    refusal is decided again shortly (:class:`CaseInProgressError`, retried by the router), for
+    at most ``CASE_PATIENCE`` s, so nothing stuck in hand can hold the case for ever.
+    """
+    if inbound.waited < CASE_PATIENCE and await store.earlier_in_hand(envelope.case_id,
+                                                                      envelope.id):
+        raise CaseInProgressError(
+            f"another message of case {envelope.case_id} is still being recorded")
 
 
 def authorise(envelope: Envelope, sender: Participant, registry: Registry) -> Participant:
@@ -225,11 +250,15 @@ class Pipeline:
             recipient = authorise(envelope, sender, registry)
             check_active(recipient)
             check_admitted(sender, recipient)
-            await check_conversation(self.store, envelope)
-            await check_timeout_rules(self.timeouts, envelope, agreements)
-            await check_escalation_rules(self.store.db, envelope)
-            info_rule = await check_information(self.store.db, envelope, sender, recipient,
-                                                policy)
+            try:
+                await check_conversation(self.store, envelope)
+                await check_timeout_rules(self.timeouts, envelope, agreements)
+                await check_escalation_rules(self.store.db, envelope)
+                info_rule = await check_information(self.store.db, envelope, sender, recipient,
+                                                    policy)
+            except Refusal:
+                await wait_for_case(self.store, envelope, inbound)
+                raise
             decision = policy.evaluate(envelope, document, recipient, now)
         except Refusal as refusal:
             return state.refuse(refusal, policy.version)

@@ -184,6 +184,7 @@ class Router:
         A retry may find this very message's claim from the failed attempt: it takes it over
         exactly as it would after a redelivery.
         """
+        started = time.monotonic()
         async for attempt in stamina.retry_context(
                 on=TRANSIENT, attempts=None, timeout=None, wait_initial=RETRY_FIRST_WAIT,
                 wait_max=RETRY_MAX_WAIT, wait_jitter=0.0):
@@ -191,7 +192,8 @@ class Router:
                 if not deliverable():
                     raise DeliveryLostError(inbound.user_id or "")
                 if attempt.num > 1:
-                    inbound = replace(inbound, redelivered=True)
+                    inbound = replace(inbound, redelivered=True,
+                                      waited=time.monotonic() - started)
                 try:
                     await self._handle(inbound)
                 except OriginalInProgressError as exc:

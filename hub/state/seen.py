@@ -155,6 +155,17 @@ class MessageStore:
             case_id, PROCESSING)
         return row is not None
 
+    async def earlier_in_hand(self, case_id: str, message_id: UUID) -> bool:
+        """Whether a message of the case claimed before ``message_id`` (by claim time, then id)
+        is still being decided. Only earlier ones count, so two messages never wait for each
+        other."""
+        row = await self.db.fetchone(
+            "SELECT 1 AS x FROM messages m, messages o WHERE o.id = $3 AND m.case_id = $1 "
+            "AND m.status = $2 AND m.id <> o.id AND (m.received_at < o.received_at "
+            "OR (m.received_at = o.received_at AND m.id < o.id)) LIMIT 1",
+            case_id, PROCESSING, str(message_id))
+        return row is not None
+
     async def tombstone_case(self, case_id: str, *, blank: str) -> int:
         """Keep the case's rows for dedupe but cut their tie to it: the case id becomes ``blank``,
         the conversation the message id, in-reply-to and rule empty. Returns the rows changed."""

@@ -33,7 +33,7 @@ from hub.ops.status import render
 from hub.service import HubService
 from hub.state import bridging
 from tests.conftest import ClientFactory, FakeClock
-from tests.helpers import BSN, wait_for
+from tests.helpers import BSN, case_of, wait_for
 from tests.integration.test_adapters import received, start_municipality
 from tests.support.fake_backoffice import FakeBackOffice
 
@@ -119,7 +119,7 @@ async def test_escalation_through_every_state_missed_loket_deadline_escalated_on
     assert len(received(gm, case, "notice.overdue")) == 1
     assert of(let_seen, "notice.overdue")[0].envelope.body.message_id == escalation  # type: ignore[attr-defined]
     assert BSN not in of(let_seen, "notice.overdue")[0].raw.decode()
-    status = await hub.case(case)
+    status = await case_of(hub, case)
     (item,) = status.escalations
     assert item.state == "submitted" and item.overdue_at is not None
 
@@ -149,7 +149,7 @@ async def test_escalation_through_every_state_missed_loket_deadline_escalated_on
     await wait_for(lambda: bool(received(gm, case, "escalation.closed")))
     await escalation_state(hub, case, "closed")  # the hub records after delivery
 
-    status = await hub.case(case)
+    status = await case_of(hub, case)
     (item,) = status.escalations
     assert item.state == "closed" and item.responsible_party == "uwv"
     states = [s.state for s in item.steps]
@@ -277,7 +277,7 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
         (overdue,) = of(loket_seen, "notice.overdue")
         assert overdue.envelope.body.message_id == settlement  # type: ignore[attr-defined]
         assert overdue.envelope.body.late_participant == "uwv"  # type: ignore[attr-defined]
-        (line,) = (await hub.case(case)).bridging
+        (line,) = (await case_of(hub, case)).bridging
         assert (line.state, line.open_cents, line.overdue_at is not None) == (
             "repayment_requested", 245000, True)
 
@@ -286,7 +286,7 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
                                             repaid_on=due)
         await wait_for(lambda: bool(received(loket, case, "bridging.repaid")))
         await bridging_state(hub, case, "repaid")
-        (line,) = (await hub.case(case)).bridging
+        (line,) = (await case_of(hub, case)).bridging
         assert (line.repaid_cents, line.open_cents, line.responsible_party) == (245000, 0, "uwv")
         totals = bridging.totals(await bridging.all_records(hub.ledger.db))
         assert [(t.party, t.prefinanced_cents, t.repaid_cents, t.open_cents)
@@ -297,7 +297,7 @@ async def test_bridging_tied_to_its_escalation_through_repayment_missed_date_ove
 
 async def bridging_state(hub: HubService, case: str, state: str, timeout: float = 15) -> None:
     for _ in range(int(timeout / 0.1)):
-        lines = (await hub.case(case)).bridging
+        lines = (await case_of(hub, case)).bridging
         if lines and lines[0].state == state:
             return
         await asyncio.sleep(0.1)
@@ -306,7 +306,7 @@ async def bridging_state(hub: HubService, case: str, state: str, timeout: float 
 
 async def escalation_state(hub: HubService, case: str, state: str, timeout: float = 15) -> None:
     for _ in range(int(timeout / 0.1)):
-        if any(e.state == state for e in (await hub.case(case)).escalations):
+        if any(e.state == state for e in (await case_of(hub, case)).escalations):
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"the escalation of {case} never became {state}")

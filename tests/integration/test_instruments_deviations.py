@@ -22,7 +22,7 @@ from hub.ops.http import build_app
 from hub.ops.status import render
 from hub.service import HubService
 from tests.conftest import ClientFactory
-from tests.helpers import BSN, collect, wait_for
+from tests.helpers import BSN, case_of, collect, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
 
@@ -82,7 +82,7 @@ async def test_deviations_reach_the_register_and_the_knelpunten_report(
         ("gm0193", 2), ("uwv", 1)]
 
     # the case timeline shows the deviation, without its free text
-    status = await hub.case("ZW-2026-0042")
+    status = await case_of(hub, "ZW-2026-0042")
     assert [(d.organisation, d.decision_code, d.decided_by_role) for d in status.deviations] == [
         ("gm0193", "recovery_deferred", "teamleider"), ("uwv", "recovery_reduced", "board")]
     text = render(status)

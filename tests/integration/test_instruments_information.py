@@ -18,7 +18,7 @@ from adapters.sdk import BackOffice
 from hub.ops.status import render
 from hub.service import HubService
 from tests.conftest import ClientFactory
-from tests.helpers import BSN, collect, wait_for
+from tests.helpers import BSN, case_of, collect, wait_for
 from tests.support.fake_backoffice import FakeBackOffice
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
@@ -78,7 +78,7 @@ async def test_answered_within_the_policy_and_refused_with_the_rule_named(
                                            "debt_total_cents"], ["debt_total_cents"]]
     assert all(call.payload["bsn"] == BSN for call in cjib_office.log)
 
-    status = await hub.case(CASE)
+    status = await case_of(hub, CASE)
     assert {(i.state, tuple(i.refused_fields)) for i in status.information} == {
         ("answered", ()), ("refused", ("monthly_income_cents",)),
         ("partially_answered", ("monthly_income_cents",))}

@@ -24,7 +24,7 @@ from hub.contract.registry import Registry
 from hub.ops.status import render
 from hub.service import HubService
 from tests.conftest import ClientFactory, FakeClock, amqp_url
-from tests.helpers import collect, timeout_request_body, wait_for
+from tests.helpers import case_of, collect, timeout_request_body, wait_for
 from tests.support.fake_backoffice import FakeBackOffice
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
@@ -64,7 +64,7 @@ async def test_cjib_ends_its_pause_for_broken_agreements_and_the_municipality_is
     assert told["body"] == {"ended_on": "2027-01-15", "reason_code": "agreements_broken"}
     assert told["sender"] == "cjib"
 
-    status = await hub.case(CASE)
+    status = await case_of(hub, CASE)
     (pause,) = status.timeouts
     assert (pause.state, pause.ended_by, pause.ended_on, pause.agency_reason) == (
         "ended", "agency", "2027-01-15", "agreements_broken")
@@ -129,7 +129,7 @@ async def test_uwv_suspends_its_pause_from_the_command_line(
         assert told["body"] == {"suspended_from": "2027-01-10",
                                 "reason_code": "household_unreachable",
                                 "resume_on": "2027-02-01"}
-        (pause,) = (await hub.case(CASE)).timeouts
+        (pause,) = (await case_of(hub, CASE)).timeouts
         assert (pause.state, pause.suspended_from, pause.agency_reason) == (
             "suspended", "2027-01-10", "household_unreachable")
 
@@ -143,7 +143,7 @@ async def test_uwv_suspends_its_pause_from_the_command_line(
         await gm.lift(CASE, request, {"lift_on": "2027-01-31", "reason_code": "solution_found"})
         await wait_for(lambda: any(c.path.endswith("/lift") for c in offices["uwv"].log),
                        timeout=20)
-        (pause,) = (await hub.case(CASE)).timeouts
+        (pause,) = (await case_of(hub, CASE)).timeouts
         assert pause.state == "lifted"
     finally:
         await uwv.close()

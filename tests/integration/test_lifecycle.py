@@ -19,7 +19,7 @@ from hub.ops.http import build_app
 from hub.ops.status import render
 from hub.service import HubService
 from tests.conftest import ClientFactory, FakeClock
-from tests.helpers import timeout_request_body, wait_for
+from tests.helpers import case_of, timeout_request_body, wait_for
 
 pytestmark = [pytest.mark.broker]
 
@@ -144,7 +144,7 @@ async def test_five_agencies_two_accept_one_declines_one_partial_one_silent(
     assert "bsn" not in overdue.raw.decode() and "123456782" not in overdue.raw.decode()
 
     await asyncio.sleep(0.5)  # one watcher tick: accepted time-outs become active
-    status = await hub.case(CASE)
+    status = await case_of(hub, CASE)
     states = {t.agency: (t.state, t.outcome) for t in status.timeouts}
     assert states == {
         "cjib": ("active", "accepted"), "belastingdienst": ("active", "accepted"),
@@ -234,7 +234,7 @@ async def test_extend_lift_and_natural_end(
 
 
 async def states(hub: HubService) -> dict[str, str]:
-    return {t.agency: t.state for t in (await hub.case(CASE)).timeouts}
+    return {t.agency: t.state for t in (await case_of(hub, CASE)).timeouts}
 
 
 async def test_deadlines_survive_a_restart_and_fire_once(
@@ -327,6 +327,6 @@ async def test_a_register_query_opens_no_deadline_and_reminders_still_flow(
     await wait_for(lambda: len(of_type(gm_got, "register.answer")) == 1)
     await request(gm, "svb", clock)
     await wait_for(lambda: len(of_type(svb_got, "notice.reminder")) == 1, timeout=10)
-    status = await hub.case(CASE)
+    status = await case_of(hub, CASE)
     line = next(m for m in status.messages if m.type == "register.query")
     assert line.answers == []  # the hub answered at once; nothing to wait for

@@ -153,7 +153,6 @@ def test_topology_apply_bootstraps_a_certificate_only_broker(broker: Broker) -> 
 
 # -- the hub and the SDK over AMQPS with client certificates ----------------------------------
 
-@pytest.mark.skip(reason="fails on main after this stop's last merges; see the closing note")
 async def test_hub_and_adapters_route_over_tls_with_client_certificates_and_reconnect(
     broker: Broker, hub: HubService, tmp_path: Path
 ) -> None:
