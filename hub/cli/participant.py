@@ -151,6 +151,9 @@ def _add(args: argparse.Namespace) -> int:
     print(f"{participant.id}: broker user {participant.broker_user} (password in "
           f"{args.passwords}), inbox {names.inbox(participant.id)}; registry {path} updated; "
           "running hubs pick it up within MAATWERK_RELOAD_SECONDS")
+    if not participant.admitted:
+        print(f"{participant.id}: not admitted to the Maatwerkregister yet: its messages are "
+              "refused (participant_not_admitted) until its entry records a mandate")
     return 0
 
 

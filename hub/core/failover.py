@@ -33,12 +33,18 @@ class FailoverConnection(RobustConnection):
         self.urls = list(urls)
         self._turn = 0
         self.node: str | None = None
-        super().__init__(URL(self.urls[0]), **kwargs)
+        # aiormq reads the login mechanism from the URL's query (aio_pika.connect puts it there):
+        # every node's URL carries it, or a certificate login falls back to PLAIN.
+        self._query = {"auth": kwargs["auth"]} if kwargs.get("auth") else {}
+        super().__init__(self._url(self.urls[0]), **kwargs)
+
+    def _url(self, url: str) -> URL:
+        return URL(url).update_query(self._query) if self._query else URL(url)
 
     async def _RobustConnection__connect_transport(self) -> None:  # noqa: N802 (the hook)
         url = self.urls[self._turn % len(self.urls)]
         self._turn += 1
-        self.url = URL(url)
+        self.url = self._url(url)
         # The node of the latest transport; whether it is live is ``connected`` (see is_live).
         # Set before connecting: a transport whose channel restore failed may be kept and
         # repaired in place by the robust connection, without a new attempt.

@@ -63,6 +63,7 @@ async def test_participant_added_suspended_and_removed_while_running(
     user = f"gm0014-t{SESSION}-{uuid.uuid4().hex[:4]}"
     entry = {"id": NEW, "name": "Gemeente Groningen", "kind": "municipality",
              "cbs_code": "GM0014", "broker_user": user,
+             "mandate": {"reference": "BA-GRONINGEN-2026-01", "agreed_on": "2026-02-01"},
              "contact": {"contact_point": "Maatwerkfunctionaris Groningen",
                          "email": "maatwerk@groningen.example", "phone": "+31 50 000 0014"},
              "sends": ["timeout.request", "receipt"],
