@@ -51,5 +51,7 @@ def test_two_hub_replicas_know_every_node_and_share_postgresql() -> None:
         assert [node_of(u) for u in urls] == [f"{n}:5672" for n in NODES]
         assert all(u.startswith("amqp://maatwerk-hub:") for u in urls)
         assert settings.state_url.startswith("postgresql://") and settings.quorum_size == 3
-        assert set(hub["depends_on"]) == {*NODES, "postgres"}
+        assert set(hub["depends_on"]) == {*NODES, "postgres", "http-tokens"}
+        assert str(settings.http_tokens) == "/tokens/hub-http.yaml"  # required on 0.0.0.0
+        assert all(str(p).startswith("127.0.0.1:") for p in hub["ports"])
     assert hubs[0]["environment"] == hubs[1]["environment"]

@@ -132,6 +132,52 @@ def test_http_surfaces_are_authenticated_or_loopback(services: dict[str, dict[st
     assert job["authorization"]["credentials_file"] == "/tokens/prometheus.token"
 
 
+# Published ports that may bind to every interface of the host: only the broker's AMQPS listener,
+# for adapters on other hosts, and only with TLS (docs/operations.md, "The compose stack with
+# TLS"; the demo stack speaks plain AMQP and so publishes none).
+PUBLIC_PORTS = {("rabbitmq", "5671")}
+
+
+def published(port: Any) -> tuple[str | None, str]:
+    """(host address or None for every interface, container port) of one `ports` entry."""
+    if isinstance(port, dict):  # long syntax
+        return port.get("host_ip") or None, str(port["target"])
+    parts = str(port).split("/", 1)[0].rsplit(":", 2)
+    if len(parts) == 3:
+        return parts[0].strip("[]") or None, parts[2]
+    return None, parts[-1]  # "HOST:CONTAINER" or "CONTAINER": all interfaces
+
+
+def test_published_port_parsing() -> None:
+    assert published("127.0.0.1:9090:9090") == ("127.0.0.1", "9090")
+    assert published("9090:9090") == (None, "9090")
+    assert published("5672") == (None, "5672")
+    assert published("0.0.0.0:5671:5671/tcp") == ("0.0.0.0", "5671")
+    assert published({"target": 3000, "published": 3000}) == (None, "3000")
+    assert published({"target": 3000, "host_ip": "127.0.0.1"}) == ("127.0.0.1", "3000")
+
+
+def test_no_published_port_binds_to_every_interface(services: dict[str, dict[str, Any]]) -> None:
+    """Prometheus, Alertmanager, Grafana, the broker's AMQP, UI and metrics, the hubs: all on
+    the host's loopback, so a stack started on a networked machine exposes none of them."""
+    exposed = []
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            host, target = published(port)
+            if (host is None or not host.startswith("127.")) and \
+                    (name, target) not in PUBLIC_PORTS:
+                exposed.append(f"{name}: {port}")
+    assert not exposed, f"published beyond loopback: {exposed}"
+    assert any(services[name].get("ports") for name in ("rabbitmq", "prometheus", "grafana"))
+
+
+def test_grafana_needs_a_login(services: dict[str, dict[str, Any]]) -> None:
+    env = _env(services["grafana"])
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GF_AUTH_ANONYMOUS_ORG_ROLE" not in env
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD")
+
+
 def test_prometheus_scrapes_hub_and_rabbitmq() -> None:
     config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
