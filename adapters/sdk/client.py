@@ -58,6 +58,7 @@ from adapters.sdk.delivery import (
 from adapters.sdk.errors import TransientError
 from adapters.sdk.failover import FailoverConnection, connect_failover
 from adapters.sdk.handled import HandledIds
+from adapters.sdk.publishing import publish_until_confirmed
 from hub.contract import names
 from hub.contract.authenticate import DEFAULT_SKEW_SECONDS, check_freshness, check_signature
 from hub.contract.brokers import split_urls
@@ -88,7 +89,7 @@ class HubClient:
         self, participant_id: str, *, amqp_url: str, key: Ed25519PrivateKey, registry: Registry,
         state_url: str, prefetch: int = 16, clock: Callable[[], datetime] = utc_now,
         retries: int = 3, backoff: float = 0.5, max_backoff: float = 30.0,
-        tls: TlsSettings | None = None,
+        tls: TlsSettings | None = None, publish_patience: float = 60.0,
     ) -> None:
         self.tls = tls or TlsSettings()
         participant = registry.get(participant_id)
@@ -118,6 +119,8 @@ class HubClient:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.publish_patience = publish_patience
+        self.publish_retries = 0  # publishes sent again because no confirm came
         self.retried = 0
         self.gave_up = 0
         self.dead_lettered = 0
@@ -134,6 +137,7 @@ class HubClient:
             registry=registry or load_registry(settings.registry_path, settings.keys_dir),
             state_url=settings.state_url, prefetch=settings.prefetch,
             retries=settings.retries, backoff=settings.backoff, tls=TlsSettings.from_env(),
+            publish_patience=settings.publish_patience,
         )
 
     @property
@@ -203,9 +207,16 @@ class HubClient:
         return encode(sign_document(document, self._key))
 
     async def send(self, document: dict[str, Any]) -> UUID:
-        """Sign and publish; return the message id once the broker confirmed it."""
-        await self.publish_raw(self.sign(document), message_id=document["id"])
+        """Sign once and publish until the broker confirms (the same bytes and id each time, for
+        at most ``publish_patience`` s: :mod:`adapters.sdk.publishing`); return the id."""
+        await self.send_signed(self.sign(document), document["id"])
         return UUID(document["id"])
+
+    async def send_signed(self, raw: bytes, message_id: str) -> None:
+        """Publish signed bytes until the broker confirms them (see :meth:`send`)."""
+        self.publish_retries += await publish_until_confirmed(
+            lambda: self.publish_raw(raw, message_id=message_id), message_id=message_id,
+            within=self.publish_patience)
 
     async def publish_raw(self, body: bytes, *, message_id: str | None = None,
                           user_id: str | None = "") -> None:

@@ -74,6 +74,9 @@ class AdapterSettings(BaseSettings):
                                          "seconds per back-office call", ge=0)
     retries: int = variable("BACKOFFICE_RETRIES", 3, "in-process retries of a transient failure",
                             ge=0)
+    publish_patience: float = variable(
+        "MAATWERK_PUBLISH_PATIENCE", 60.0, "seconds send() keeps publishing the same bytes "
+        "while the broker does not confirm them (a node lost; then it raises)", gt=0)
     backoff: float = variable("BACKOFFICE_BACKOFF", 0.5,
                               "first retry delay (s); doubles each retry, at most 30 s", ge=0)
     webhook_url: str | None = variable(

@@ -120,7 +120,7 @@ async def stream_with_fault(
         await asyncio.to_thread(stopped.start_app)
         stopped = None
         for process, log in zip(replicas, logs, strict=True):
-            if process.poll() is None:
+            if process.running:
                 assert await stop_gracefully(process) == 0, log.read_text()[-3000:]
     finally:
         if pauses is not None:

@@ -93,36 +93,17 @@ async def send_batches(gm: HubClient, documents: Sequence[dict[str, Any]], tally
         tally.sent.extend(d["id"] for d in chunk)
 
 
-async def publish_until_confirmed(client: HubClient, raw: bytes, message_id: str, tally: Tally,
-                                  deadline: float, attempt_timeout: float = 5.0) -> None:
-    """Publish the same signed bytes until the broker confirms them.
-
-    A publish whose confirm never came may still have reached the broker; sending the same bytes
-    again is safe: same id, so the hub answers the copy as a duplicate and routes nothing twice.
-    """
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            await asyncio.wait_for(client.publish_raw(raw, message_id=message_id),
-                                   attempt_timeout)
-            return
-        except Exception as exc:  # every broker or connection error while it is down
-            tally.publish_failures += 1
-            if loop.time() > deadline:
-                raise AssertionError(f"could not publish {message_id}: {exc!r}") from exc
-            await asyncio.sleep(0.25)
-
-
 async def send_surviving(gm: HubClient, documents: Sequence[dict[str, Any]], tally: Tally,
                          budget: float = 150.0, batch: int = BATCH) -> None:
-    """Like :func:`send_batches`, but each message is signed once and published until confirmed,
-    so the publisher rides through a broker outage."""
-    deadline = asyncio.get_running_loop().time() + budget
+    """Like :func:`send_batches`, riding through a broker outage: the SDK's ``send`` publishes
+    the same signed bytes until confirmed (``publish_patience``, here ``budget`` s)."""
+    gm.publish_patience = budget
+    before = gm.publish_retries
     for start in range(0, len(documents), batch):
-        chunk = [(gm.sign(d), d["id"]) for d in documents[start:start + batch]]
-        await asyncio.gather(*(publish_until_confirmed(gm, raw, i, tally, deadline)
-                               for raw, i in chunk))
-        tally.sent.extend(i for _, i in chunk)
+        chunk = documents[start:start + batch]
+        await asyncio.gather(*(gm.send(d) for d in chunk))
+        tally.sent.extend(d["id"] for d in chunk)
+    tally.publish_failures += gm.publish_retries - before
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -116,3 +116,50 @@ async def test_sdk_without_retries_and_other_errors(waits: list[float]) -> None:
     with pytest.raises(KeyError):
         await client._handle(DELIVERY, broken)
     assert waits == [] and client.retried == 0
+
+
+async def test_sdk_publishes_the_same_bytes_until_confirmed(waits: list[float]) -> None:
+    """A lost confirm (connection reset, channel gone, no answer) is published again; the bytes
+    and id are the ones signed once."""
+    from aio_pika.exceptions import ChannelInvalidStateError
+
+    from adapters.sdk.publishing import publish_until_confirmed
+
+    failures: list[Exception] = [ConnectionError("reset"), ChannelInvalidStateError("closed"),
+                                 TimeoutError()]
+    calls: list[int] = []
+
+    async def publish() -> None:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+
+    failed = await publish_until_confirmed(publish, message_id="m-1", within=60.0)
+    assert (failed, len(calls)) == (3, 4)
+    assert waits and all(0 < w <= 2.25 for w in waits)
+
+
+async def test_sdk_publish_does_not_retry_what_another_attempt_cannot_mend() -> None:
+    from aiormq.exceptions import ChannelAccessRefused
+
+    from adapters.sdk.publishing import publish_until_confirmed
+
+    calls: list[int] = []
+
+    async def publish() -> None:
+        calls.append(1)
+        raise ChannelAccessRefused("403")
+
+    with pytest.raises(ChannelAccessRefused):
+        await publish_until_confirmed(publish, message_id="m-2", within=60.0)
+    assert len(calls) == 1
+
+
+async def test_sdk_publish_gives_up_after_its_patience() -> None:
+    from adapters.sdk.publishing import publish_until_confirmed
+
+    async def publish() -> None:
+        raise ConnectionError("the broker is gone")
+
+    with pytest.raises(ConnectionError):
+        await publish_until_confirmed(publish, message_id="m-3", within=0.5)
