@@ -36,6 +36,7 @@ from sandbox import (
     adapter_command,
     child_env,
     dev_keys,
+    free_port,
     hub_command,
     load_passwords,
     private_key,
@@ -45,12 +46,6 @@ from sandbox import (
 )
 
 __all__ = ["Stage", "free_port", "port_free"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_free(host: str, port: int) -> bool:

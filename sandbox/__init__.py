@@ -8,7 +8,10 @@ for the tests, the benchmarks and the demo alike.
   passwords;
 - :mod:`sandbox.environment`: participants on a fresh vhost, and clean-up;
 - :mod:`sandbox.processes`: hubs and adapters as child processes (log file, SIGTERM, kill);
-- :mod:`sandbox.postgres`: fresh PostgreSQL databases, dropped afterwards.
+- :mod:`sandbox.postgres`: fresh PostgreSQL databases, dropped afterwards;
+- :mod:`sandbox.ports`: free TCP ports for listeners (never the default broker node's);
+- :mod:`sandbox.nodes`, :mod:`sandbox.tls_node`: extra RabbitMQ nodes of our own (a cluster, an
+  AMQPS-only node), imported by name, not from here.
 
 The hub and the adapters never import it (import-linter contracts in ``pyproject.toml``).
 """
@@ -23,6 +26,7 @@ from sandbox.participants import (
     run_registry,
     write_registry,
 )
+from sandbox.ports import free_port
 from sandbox.postgres import Databases, PostgresUnavailable, fresh_database, pg_url
 from sandbox.processes import (
     Child,
@@ -46,6 +50,7 @@ __all__ = [
     "adapter_command",
     "child_env",
     "dev_keys",
+    "free_port",
     "fresh_database",
     "fresh_passwords",
     "fresh_vhost",

@@ -42,6 +42,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from sandbox.ports import free_port
+
 # RabbitMQ's own scripts (the Debian/Ubuntu package keeps them here; /usr/sbin has wrappers that
 # switch to the rabbitmq user and would drop our HOME, hence our cookie).
 SBIN = Path(os.environ.get("MAATWERK_RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
@@ -51,16 +53,6 @@ HOST = "localhost"
 
 class NodeError(RuntimeError):
     """A sandbox node did not start, stop or join as asked."""
-
-
-def free_port(avoid: Sequence[int] = ()) -> int:
-    """A TCP port nobody listens on now (never the default node's 5672, 15672 or 25672)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in (5672, 15672, 25672, 35672, *avoid):
-            return port
 
 
 def _tool(name: str) -> str:

@@ -42,21 +42,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sandbox.ports import free_port
+
 SBIN = Path(os.environ.get("MAATWERK_RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
-RESERVED = (5671, 5672, 15672, 25672, 35672)  # the default node's ports: never ours
 
 
 class TlsNodeError(RuntimeError):
     """The TLS node did not start or stop as asked."""
-
-
-def free_port(avoid: Sequence[int] = ()) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in (*RESERVED, *avoid):
-            return port
 
 
 def tool(name: str) -> str:

@@ -5,7 +5,6 @@ agency, late and overdue answers, refusals by reason, queue depths; read-only an
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +19,7 @@ from hub.contract.agreements import Agreements, DeadlineTable, Duration, load_ag
 from hub.contract.registry import Registry
 from hub.ops.console import CaseRow, Cell, Snapshot, render_console
 from hub.service import HubService
+from sandbox import free_port
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import timeout_request_body
 
@@ -27,12 +27,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 
 CASE = "ZW-2026-0042"
 DUO_EXPLANATION = "Inkomensafhankelijke aflossing is de route."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fast() -> Agreements:

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox import free_port
 from tests.conftest import MANAGEMENT_URL, amqp_url
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 DEMO_BSN = "111222333"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,17 +22,11 @@ from hub.contract.errors import ConfigError
 from hub.contract.registry import Registry
 from hub.contract.tokens import TokenFile
 from hub.service import HubService
+from sandbox import free_port
 from tests.conftest import ClientFactory
 from tests.helpers import timeout_request_body
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def add_token(path: Path, client: str, role: str, capsys: pytest.CaptureFixture[str]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import httpx
@@ -13,17 +12,11 @@ from hub.cli import main
 from hub.config import Settings
 from hub.contract.registry import Registry
 from hub.service import HubService
+from sandbox import free_port
 from tests.conftest import MANAGEMENT_URL, ClientFactory
 from tests.helpers import collect, timeout_request_body, wait_for
 
 pytestmark = [pytest.mark.broker]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_topology_apply_with_users_is_idempotent(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from hub.contract.keys import public_keys_path, read_public_entries
 from hub.contract.registry import Registry
 from hub.contract.signing import b64url
 from hub.service import HubService
+from sandbox import free_port
 from tests.conftest import FakeClock
 
 pytestmark = [pytest.mark.broker]
@@ -82,19 +82,13 @@ def test_sdk_refuses_tampered_older_and_foreign_documents_and_keeps_the_good_one
     assert TrustStore.open(stored, authority).current is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_sdk_keeps_working_while_the_hub_is_down_and_is_current_after(
     federation: tuple[Path, Path, bytes], hub_settings: Settings, registry: Registry,
     clock: FakeClock, tmp_path: Path,
 ) -> None:
     own, trust_file, authority = federation
     assert main(["trust", "sign"]) == 0
-    port = _free_port()
+    port = free_port()
     settings = hub_settings.replace(keys_dir=own, trust_file=trust_file, http_port=port)
     url = f"http://127.0.0.1:{port}/trust"
     store = TrustStore.open(tmp_path / "adapter-trust.json", authority)

@@ -13,7 +13,6 @@ import importlib
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ import httpx
 import jsonschema
 import pytest
 import yaml
+
+from sandbox import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
@@ -60,12 +61,6 @@ def dockerfile_copies() -> dict[str, str]:
                 target = dest if not dest.endswith("/") else dest + Path(source).name
                 copies[str(Path("/app") / target)] = source
     return copies
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the compose file is valid ------------------------------------------------------------------
