@@ -33,8 +33,7 @@ from tests.resilience.common import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.cluster, pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow,
-              pytest.mark.soak]
+pytestmark = [pytest.mark.cluster, pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow]
 
 AGENCIES = ("cjib", "uwv")
 
@@ -146,7 +145,7 @@ def pg_settings(cluster_settings: Settings, pg_url: str) -> Settings:
     return cluster_settings.replace(state_url=pg_url)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(300)
 async def test_follower_node_stopped_mid_stream(
     pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
@@ -157,7 +156,7 @@ async def test_follower_node_stopped_mid_stream(
                             registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(300)
 async def test_hubs_node_stopped_mid_stream(
     pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
@@ -168,7 +167,7 @@ async def test_hubs_node_stopped_mid_stream(
                             registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(300)
 async def test_replica_killed_while_a_node_is_down(
     pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
     cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,

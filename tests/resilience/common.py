@@ -4,6 +4,7 @@ batched sending with confirms (and retries across an outage), and a hub in its o
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -71,12 +72,19 @@ class Tally:
         assert not strangers, f"handled ids that were never sent: {strangers[:5]}"
 
 
+def case_prefix(text: str) -> str:
+    """A case-id prefix from a scenario's name: only what a case id may hold (letters, digits,
+    ``.``, ``_``, ``-``); a name like "hub's node" would make every message a schema violation."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "CASE"
+
+
 def requests(gm: HubClient, agencies: Sequence[str], count: int, prefix: str) -> list[
     dict[str, Any]
 ]:
     """``count`` valid time-out requests, round robin over ``agencies``, one case each (an agency
     refuses a second open time-out in the same case)."""
     documents = []
+    prefix = case_prefix(prefix)
     for i in range(count):
         agency = agencies[i % len(agencies)]
         documents.append(gm.message(type=REQUEST, recipient=agency, case_id=f"{prefix}-{i}",
