@@ -134,7 +134,7 @@ class Contact(Body):
 
 CjibReference = Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")]
 AgencyReference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,39}$")]
-AllowanceYear = Annotated[int, Field(ge=2000, le=2100)]
+AllowanceYear = Annotated[int, Field(ge=2000, le=2100), BeforeValidator(whole_number)]
 
 
 class AgencyReferences(Body):
@@ -263,8 +263,11 @@ class TimeoutResponse(Body):
 
     @model_validator(mode="after")
     def _consistent(self) -> TimeoutResponse:
-        # The JSON Schema carries these as if/then (see schemas.json_schema.BODY_RULES), except
-        # the date comparison, which it lists as a rule it cannot express.
+        # The JSON Schema carries these as if/then (schemas.body_rules), except the date order
+        # (whatever the outcome), which it lists as a rule it cannot express.
+        if self.effective_from and self.effective_until and (
+                self.effective_until < self.effective_from):
+            raise rule_error("effective_until is before effective_from", "effective_until")
         if self.outcome is TimeoutOutcome.DECLINED:
             if self.reason_code is None:
                 raise rule_error("a declined time-out needs a reason_code", "reason_code")
@@ -272,8 +275,6 @@ class TimeoutResponse(Body):
         if self.effective_from is None or self.effective_until is None:
             raise rule_error("an accepted time-out needs effective_from and effective_until",
                             "effective_from", "effective_until")
-        if self.effective_until < self.effective_from:
-            raise rule_error("effective_until is before effective_from", "effective_until")
         if not self.paused_scope:
             raise rule_error("an accepted time-out names what it pauses in paused_scope",
                             "paused_scope")
@@ -379,7 +380,7 @@ class BridgingRepaid(Body):
     """Responsible party -> Maatwerkloket: the prefinanced amount has been repaid."""
 
     loket_reference: str = field(C.REFERENCE, min_length=1, max_length=64)
-    amount_cents: int = field(C.FINANCIAL, gt=0)
+    amount_cents: WholeNumber = field(C.FINANCIAL, gt=0)
     repaid_on: date = field(C.OPERATIONAL)
 
 

@@ -22,7 +22,8 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints, model_validator
 
-from hub.contract.bodies import AgencyReference, Body, Contact, DataCategory, field
+from hub.contract.bodies import AgencyReference, Body, Cents, Contact, DataCategory, field
+from hub.contract.errors import rule_error
 from hub.contract.identifiers import Bsn
 
 C = DataCategory
@@ -91,15 +92,18 @@ class DeviationRecord(Body):
     decided_by_role: DeciderRole = field(C.OPERATIONAL)
     legal_ground: RuleReference = field(C.OPERATIONAL, description="the power used, e.g. awb 4:84")
     approval: BestuurlijkeApproval | None = field(C.OPERATIONAL, default=None)
-    amount_cents: int | None = field(C.FINANCIAL, default=None, ge=0)
+    amount_cents: Cents | None = field(C.FINANCIAL, default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> DeviationRecord:
+        # The JSON Schema carries the approval rule as if/then (schemas.body_rules); the date
+        # order is a listed rule (rules.py: period-until-not-before-from).
         if self.period_until < self.period_from:
-            raise ValueError("period_until is before period_from")
+            raise rule_error("period_until is before period_from", "period_until")
         if self.decided_by_role not in ROLES_WITHOUT_APPROVAL and self.approval is None:
-            raise ValueError(f"a deviation decided by the {self.decided_by_role.value} needs the "
-                             "bestuurlijke approval (approval.reference, approval.approved_on)")
+            raise rule_error(f"a deviation decided by the {self.decided_by_role.value} needs the "
+                             "bestuurlijke approval (approval.reference, approval.approved_on)",
+                             "approval")
         return self
 
 
@@ -142,8 +146,9 @@ class InfoRequest(Body):
 
     @model_validator(mode="after")
     def _unique(self) -> InfoRequest:
+        # The JSON Schema: uniqueItems (schemas.body_rules).
         if len(set(self.fields)) != len(self.fields):
-            raise ValueError("fields: each field is asked once")
+            raise rule_error("each field is asked once", "fields")
         return self
 
 
@@ -153,12 +158,12 @@ Status = Literal["none", "open", "paused", "in_collection", "stopped", "settled"
 class InfoItems(Body):
     """The answered fields; every one optional, each with its own category."""
 
-    debt_total_cents: int | None = field(C.FINANCIAL, default=None, ge=0)
+    debt_total_cents: Cents | None = field(C.FINANCIAL, default=None)
     debt_references: list[AgencyReference] | None = field(C.REFERENCE, default=None,
                                                           max_length=50)
     collection_status: Status | None = field(C.OPERATIONAL, default=None)
     recovery_status: Status | None = field(C.OPERATIONAL, default=None)
-    monthly_income_cents: int | None = field(C.FINANCIAL, default=None, ge=0)
+    monthly_income_cents: Cents | None = field(C.FINANCIAL, default=None)
     benefit_status: Literal["paid", "suspended", "stopped", "none"] | None = field(
         C.OPERATIONAL, default=None)
     arrangement_status: Literal["none", "proposed", "active", "broken"] | None = field(
@@ -187,15 +192,17 @@ class InfoResponse(Body):
 
     @model_validator(mode="after")
     def _consistent(self) -> InfoResponse:
+        # The JSON Schema carries all four as if/then (schemas.body_rules).
         answered = self.items is not None and bool(self.items.present())
         if (self.outcome == "refused") == answered:
-            raise ValueError("items: an answer has items, a refusal has none")
+            raise rule_error("an answer has items, a refusal has none", "items")
         if (self.outcome == "answered") == bool(self.refused_fields):
-            raise ValueError("refused_fields: only a partial answer or a refusal refuses fields")
+            raise rule_error("a partial answer or a refusal lists refused_fields, a full answer "
+                             "none", "refused_fields")
         if self.refused_fields and self.refusal_reason is None:
-            raise ValueError("refusal_reason: a refusal explains itself")
+            raise rule_error("a refusal explains itself in refusal_reason", "refusal_reason")
         if self.refusal_reason is InfoRefusal.NOT_ALLOWED_FOR_PURPOSE and self.rule is None:
-            raise ValueError("rule: a refusal by the policy names the rule")
+            raise rule_error("a refusal by the policy names the rule", "rule")
         return self
 
 
@@ -227,8 +234,9 @@ class TimeoutSuspend(Body):
 
     @model_validator(mode="after")
     def _order(self) -> TimeoutSuspend:
+        # A listed rule (rules.py: resume-on-after-suspended-from): no JSON Schema compares dates.
         if self.resume_on is not None and self.resume_on <= self.suspended_from:
-            raise ValueError("resume_on must be after suspended_from")
+            raise rule_error("resume_on must be after suspended_from", "resume_on")
         return self
 
 
@@ -244,8 +252,10 @@ class RegisterUpdate(Body):
 
     @model_validator(mode="after")
     def _something(self) -> RegisterUpdate:
+        # The JSON Schema: anyOf, one of the three present and not null (schemas.body_rules).
         if self.contact_point is None and self.email is None and self.phone is None:
-            raise ValueError("name at least one of contact_point, email, phone")
+            raise rule_error("name at least one of contact_point, email, phone",
+                             "contact_point", "email", "phone")
         return self
 
 

@@ -1,11 +1,12 @@
 """The contract rules a JSON Schema cannot carry, listed so that a team in any language can check
 them next to a standard JSON Schema validator.
 
-Every other rule of the models is in the generated schemas (patterns, bounds, ``not``, ``if`` /
-``then``). What is listed here is published per schema under ``x-maatwerk.rules`` (an id, the
-JSON Pointers of the fields it reads, one sentence, and the reason code the hub refuses with),
-and each rule has an invalid test vector. The models enforce every rule; this module only says
-them.
+Every other rule of the models is in the generated schemas: patterns, bounds, ``not``, and the
+rules across fields as ``if`` / ``then``, ``anyOf`` and ``uniqueItems``
+(:mod:`hub.contract.schemas.body_rules`). What is listed here is published per schema under
+``x-maatwerk.rules`` (an id, the JSON Pointers of the fields it reads, one sentence, and the
+reason code the hub refuses with), and each rule has an invalid test vector. The models enforce
+every rule; this module only says them.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ LISTED_RULES: tuple[ListedRule, ...] = (
         field_paths=("/body/effective_from", "/body/effective_until"),
         rule="When both are given, effective_until is not before effective_from.",
         reason=ReasonCode.SCHEMA_VIOLATION, types=("timeout.response",)),
+    ListedRule(
+        id="period-until-not-before-from",
+        field_paths=("/body/period_from", "/body/period_until"),
+        rule="period_until is not before period_from (the same day is allowed).",
+        reason=ReasonCode.SCHEMA_VIOLATION, types=("deviation.record",)),
+    ListedRule(
+        id="resume-on-after-suspended-from",
+        field_paths=("/body/suspended_from", "/body/resume_on"),
+        rule="When resume_on is given, it is a later day than suspended_from.",
+        reason=ReasonCode.SCHEMA_VIOLATION, types=("timeout.suspend",)),
     ListedRule(
         id="max-lifetime", field_paths=("/created_at", "/expires_at"),
         rule=("expires_at - created_at is at most the agreed lifetime of the message type "

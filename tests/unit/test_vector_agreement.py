@@ -73,6 +73,10 @@ RULE_CHECKS: dict[str, Any] = {
     "effective-until-not-before-from": lambda m: not (
         m["body"].get("effective_from") and m["body"].get("effective_until"))
     or m["body"]["effective_until"] >= m["body"]["effective_from"],
+    "period-until-not-before-from": lambda m: m["body"]["period_until"]
+    >= m["body"]["period_from"],
+    "resume-on-after-suspended-from": lambda m: m["body"].get("resume_on") is None
+    or m["body"]["resume_on"] > m["body"]["suspended_from"],
     "max-lifetime": lambda m: _time(m["expires_at"]) - _time(m["created_at"])
     <= timedelta(days=_max_days()),
 }

@@ -12,6 +12,7 @@ from hub.contract.identifiers import validate_bsn, validate_cbs_code
 from hub.contract.messages import MESSAGE_MODELS, MESSAGE_SPECS, SCHEMA_VERSION, Purpose
 from hub.contract.registry import RegistryDocument
 from hub.contract.rules import rules_for
+from hub.contract.schemas.body_rules import add_body_rules
 from hub.contract.schemas.common import (
     BASE_URI,
     DIALECT,
@@ -60,40 +61,12 @@ def _add_identifier_hints(schema: dict[str, Any]) -> None:
             definition["properties"][field_name].update(hint)
 
 
-# Rules across body fields that the models check in a validator, in JSON Schema form: the
-# generated schema carries them, and test_schema_rules shows model and schema agree.
-_NOT_NULL = {"not": {"type": "null"}}
-BODY_RULES: dict[str, list[dict[str, Any]]] = {
-    "TimeoutResponse": [
-        {"if": {"properties": {"outcome": {"const": "declined"}}},
-         "then": {"required": ["reason_code"], "properties": {"reason_code": _NOT_NULL}},
-         "$comment": "A declined time-out needs a reason_code."},
-        {"if": {"properties": {"outcome": {"enum": ["accepted", "partially_accepted"]}}},
-         "then": {
-             "required": ["effective_from", "effective_until", "paused_scope"],
-             "properties": {"effective_from": _NOT_NULL, "effective_until": _NOT_NULL,
-                            "paused_scope": {"minItems": 1}},
-         },
-         "$comment": ("An accepted or partially accepted time-out names effective_from, "
-                      "effective_until and what it pauses (paused_scope, not empty).")},
-        {"if": {"properties": {"outcome": {"const": "partially_accepted"}}},
-         "then": {"required": ["reason_code"], "properties": {"reason_code": _NOT_NULL}},
-         "$comment": "A partially accepted time-out needs a reason_code for what is not."},
-    ],
-}
 CASE_ID_RULE = {
     "not": {"pattern": "[0-9]{8}"},
     "description": (
         "Opaque case id; never a run of 8 or more digits (it could be a BSN)."
     ),
 }
-
-
-def _add_body_rules(schema: dict[str, Any]) -> None:
-    for def_name, definition in schema.get("$defs", {}).items():
-        rules = BODY_RULES.get(def_name)
-        if rules:
-            definition["allOf"] = rules
 
 
 def _with_header(schema: dict[str, Any], file_name: str, title: str, description: str) -> Any:
@@ -131,7 +104,7 @@ def message_schema(type_name: str) -> dict[str, Any]:
     if '"#/$defs/Purpose"' not in json.dumps(schema):
         schema["$defs"].pop("Purpose", None)
     _add_identifier_hints(schema)
-    _add_body_rules(schema)
+    add_body_rules(schema)
     properties["case_id"].update(CASE_ID_RULE)
     schema["x-maatwerk"] = {
         "type": spec.type,

@@ -6,6 +6,7 @@ from hub.contract.authenticate import DEFAULT_SKEW_SECONDS
 from hub.contract.messages import MESSAGE_SPECS
 from hub.contract.notary import NOTICE_NAMESPACE
 from hub.contract.rules import LISTED_RULES
+from hub.contract.schemas.body_rules import body_rule_sentences
 from hub.contract.schemas.common import (
     EXTENSIONS_RULE,
     GENERATED,
@@ -55,6 +56,11 @@ def _rules_table() -> str:
     return "\n".join(lines)
 
 
+def _body_rules_list() -> str:
+    return "\n".join(f"- `{spec.type}`: {' '.join(sentences)}" for spec in MESSAGE_SPECS.values()
+                     if (sentences := body_rule_sentences(spec.body)))
+
+
 def schemas_readme() -> str:
     return f"""\
 # schemas/
@@ -75,9 +81,13 @@ directory differs from what the code would generate.
 
 Validate with any JSON Schema draft 2020-12 validator, with format checking on (`date`,
 `date-time`, `uuid`). Every rule a schema can carry is in it: patterns, bounds, `not` (BSN
-000000000, a case id with 8 digits in a row) and `if`/`then` (what a `timeout.response` needs per
-outcome). An integer may be written with a zero fraction (`4.0`): JSON Schema counts it as an
-integer, RFC 8785 writes it `4`, and the hub accepts it.
+000000000, a case id with 8 digits in a row) and the rules across fields of a body, as `if`/`then`,
+`anyOf` and `uniqueItems` in the body's `allOf`, each with a `$comment` saying it:
+
+{_body_rules_list()}
+
+Every integer, amounts in cents included, may be written with a zero fraction (`4.0`): JSON
+Schema counts it as an integer, RFC 8785 writes it `4`, and the hub accepts it.
 
 {EXTENSIONS_RULE}
 

@@ -40,6 +40,7 @@ from hub.contract.schemas.vector_messages import (
     timeout_response_body,
     valid_documents,
 )
+from hub.contract.schemas.vector_rules import rule_invalid_documents, rule_valid_documents
 from hub.contract.signing import b64url, sign_document, signing_input
 
 
@@ -207,6 +208,8 @@ def _invalid_cases() -> list[tuple[str, str, dict[str, Any] | str, str, ReasonCo
          "An info.request to CJIB naming legal ground wgs-schuldhulp; information rule "
          "info-timeout-preparation-cjib rests on pmm-afstemming.", signed(other_ground),
          verify_at, r.POLICY_LEGAL_GROUND),
+        *[(stem, text, signed(doc, key), verify_at, r.SCHEMA_VIOLATION)
+          for stem, text, key, doc in rule_invalid_documents()],
     ]
 
 
@@ -298,7 +301,8 @@ def vector_files() -> Files:
         f"{prefix}agreements.yaml": defaults.joinpath("agreements.yaml").read_bytes(),
         f"{prefix}canonicalization.json": json_bytes(_canonicalization(), ascii_only=True),
     }
-    for stem, description, key, doc in valid_documents() + hub_documents():
+    for stem, description, key, doc in (valid_documents() + rule_valid_documents()
+                                        + hub_documents()):
         files[f"{prefix}valid/{stem}.json"] = json_bytes(_valid_vector(description, key, doc))
     for stem, vector in _invalid_vectors():
         files[f"{prefix}invalid/{stem}.json"] = json_bytes(vector)
