@@ -42,6 +42,7 @@ from hub.ops.http import build_app
 from hub.ops.key_expiry import expiring_keys, warn_expiring_keys
 from hub.ops.reload import Reloader
 from hub.ops.status import CaseStatus, case_status
+from hub.ops.trust_publisher import TrustPublisher
 from hub.ops.watcher import Watcher
 from hub.state import deviations
 from hub.state.audit import AuditLog
@@ -87,6 +88,7 @@ class HubService:
         self.metrics = HubMetrics()
         self.notary = Notary(self.registry, self._hub_key(self.registry))
         self.reloader: Reloader | None = None
+        self.trust: TrustPublisher | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._checks = {"broker": False, "topology": False, "state": False, "audit": False,
                         "registry": False, "policy": False, "signing": False}
@@ -144,7 +146,10 @@ class HubService:
         config = self.reloader.details() if self.reloader is not None else {}
         notes = expiring_keys(self.registry, self.clock())
         degraded = ["config"] if "reload_error" in config else []
+        trust_info = self.trust.details() if self.trust is not None else {}
+        degraded += ["trust"] if "error" in trust_info else []
         return {"replica": self.replica, "config": config, "degraded": degraded,
+                "trust": trust_info,
                 "notes": notes, "signing_kid": self.notary.kid}
 
     # -- readiness ------------------------------------------------------------------------------
@@ -275,6 +280,13 @@ class HubService:
                                self.settings.quorum_size)
         self._checks["topology"] = True
         await self.router.bind(self._channel)
+        self.trust = TrustPublisher(
+            trust_file=self.settings.trust_file, keys_dir=self.settings.keys_dir, db=self._db,
+            audit=self.audit, notary=self.notary, router=self.router,
+            registry=lambda: self.registry, clock=self.clock, replica=self.replica)
+        self.router.local_handlers["trust.query"] = self.trust.answer_query
+        await self.trust.check()
+        self.reloader.after_check = self.trust.check
         self._queue = await self._channel.get_queue(names.HUB_QUEUE)
         self._consumer_tag = await self._queue.consume(self.router.on_message)
         self._replay_queue = await self._channel.get_queue(names.REPLAY_QUEUE)

@@ -91,6 +91,7 @@ def hub_settings(vhost: str, keys_dir: Path, tmp_path: Path) -> Settings:
         state_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
         http_port=0,
         watch_seconds=0.2,
+        trust_file=tmp_path / "trust.json",  # never the working tree's var/trust.json
     )
 
 

@@ -28,6 +28,7 @@ from pydantic import (
 
 from hub.contract import bodies as b
 from hub.contract import instruments as ib
+from hub.contract import trust_bodies as tb
 from hub.contract.canonical import JsonError, loads_strict
 from hub.contract.errors import RULE_ERROR, ReasonCode, Refusal, json_pointer, rule_error
 from hub.contract.identifiers import CaseId, ParticipantId
@@ -200,8 +201,17 @@ _INSTRUMENT_SPECS = (  # issue 13: the other PMM instruments (hub/contract/instr
                 purposes=frozenset({P.COORDINATION}), responses=("register.answer",),
                 summary="A participant updates its own published contact details."),
 )
+_TRUST_SPECS = (  # issue 12: the trust document over the hub (hub/contract/trust_bodies.py)
+    MessageSpec(type="trust.query", body=tb.TrustQuery, needs_receipt=False,
+                purposes=frozenset({P.COORDINATION}), responses=("trust.update",),
+                summary="A participant asks the hub for the current signed trust document."),
+    MessageSpec(type="trust.update", body=tb.TrustUpdate, needs_receipt=False,
+                purposes=frozenset({P.COORDINATION}),
+                summary="Hub sends the signed trust document: to every participant on a new "
+                        "serial, or to one that asked."),
+)
 MESSAGE_SPECS: dict[str, MessageSpec] = {spec.type: spec
-                                         for spec in (*_SPECS, *_INSTRUMENT_SPECS)}
+                                         for spec in (*_SPECS, *_INSTRUMENT_SPECS, *_TRUST_SPECS)}
 
 
 def _model_name(type_name: str) -> str:

@@ -21,6 +21,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid5
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -29,6 +30,7 @@ from hub.contract.canonical import canonicalize, loads_strict
 from hub.contract.config_bundle import ConfigBundle
 from hub.contract.errors import HubError, Refusal
 from hub.contract.messages import utc_iso
+from hub.contract.notary import NOTICE_NAMESPACE
 from hub.contract.registry import Participant, Registry, RegistryDocument
 from hub.contract.signing import b64url_decode, kid_for, sign_document, verify_document
 
@@ -142,3 +144,25 @@ def authority_public_key(text: str) -> bytes:
     if len(raw) != 32:
         raise TrustError("the authority key is not a raw 32-byte Ed25519 key")
     return raw
+
+
+def document_sha256(raw: bytes) -> str:
+    """Hex SHA-256 of the signed bytes as published (the file, ``/trust``)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def broadcast_id(serial: int, sha256: str, recipient: str) -> UUID:
+    """The id of the hub's ``trust.update`` broadcasting ``serial`` to ``recipient``: UUIDv5 in
+    the notice namespace of ``trust.update:<serial>:<sha256>:<recipient>`` (the same after a
+    crash, so the SDK drops a copy). An answer to a ``trust.query`` is
+    ``notice_id("trust.update", <the query's id>)``."""
+    return uuid5(NOTICE_NAMESPACE, f"trust.update:{serial}:{sha256}:{recipient}")
+
+
+def versions_of(document: TrustDocument) -> dict[str, str]:
+    """What the audit trail records about a document besides its serial and hash."""
+    return {"registry": document.registry_version, "policy": document.policy.version,
+            "policy_sha256": document.policy.sha256, "agreements": document.agreements.version,
+            "agreements_sha256": document.agreements.sha256,
+            "issued_at": utc_iso(document.issued_at),
+            "valid_until": utc_iso(document.valid_until)}

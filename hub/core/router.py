@@ -372,6 +372,10 @@ class Router:
             sent += 1
         return sent
 
+    async def publish_signed(self, envelope: Envelope, raw: bytes) -> None:
+        """Confirmed publish of a message the hub signed to its recipient's inbox."""
+        await self._publish(envelope.recipient, raw, envelope, {})
+
     async def _publish(
         self, recipient: str, body: bytes, envelope: Envelope, headers: dict[str, Any]
     ) -> None:

@@ -55,6 +55,8 @@ class Reloader:
         self._fingerprint = ""
         self._request = 0
         self._lock = asyncio.Lock()
+        self.after_check: Callable[[], Awaitable[object]] | None = None
+        """Run after every check, the new configuration adopted (the trust document's turn)."""
 
     @property
     def active(self) -> Active:
@@ -156,6 +158,8 @@ class Reloader:
             try:
                 await self.reload()
                 await self.current()
+                if self.after_check is not None:
+                    await self.after_check()
             except StoreUnavailableError as exc:
                 log.warning("config reload check failed, will retry: %s", exc)
             except Exception:

@@ -159,6 +159,12 @@ class AuditLog:
             "SELECT * FROM audit_log WHERE case_id = $1 ORDER BY time, chain, seq", case_id)
         return [AuditRecord.from_row(r) for r in rows]
 
+    async def of_event(self, event: str) -> list[AuditRecord]:
+        """Every record of ``event`` (e.g. ``trust_document``), in time order."""
+        rows = await self.db.fetch(
+            "SELECT * FROM audit_log WHERE event = $1 ORDER BY time, chain, seq", event)
+        return [AuditRecord.from_row(r) for r in rows]
+
     async def routed_exactly(self, message_id: str, recipient: str, digest: str) -> bool:
         """Whether the chain records routing these exact bytes (SHA-256 ``digest``) of
         ``message_id`` to ``recipient`` (a dead letter's redelivery checks this)."""

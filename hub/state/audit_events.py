@@ -43,8 +43,10 @@ EVENT_REMINDER = "reminder"
 EVENT_OVERDUE = "overdue"
 EVENT_TIMEOUT_ENDED = "timeout_ended"
 EVENT_PURGE = "purge"
+EVENT_TRUST = "trust_document"
+"""A new trust document serial was published (broadcast as ``trust.update``)."""
 EVENTS = (EVENT_ROUTED, EVENT_REFUSED, EVENT_DUPLICATE, EVENT_RECEIPT, EVENT_RESPONSE,
-          EVENT_REMINDER, EVENT_OVERDUE, EVENT_TIMEOUT_ENDED, EVENT_PURGE)
+          EVENT_REMINDER, EVENT_OVERDUE, EVENT_TIMEOUT_ENDED, EVENT_PURGE, EVENT_TRUST)
 
 HUB_MESSAGE_EVENTS = {
     "notice.reminder": EVENT_REMINDER,
@@ -208,4 +210,21 @@ def entry_for_purge(case_id: str, rows: Mapping[str, int]) -> AuditEntry:
         event=EVENT_PURGE, name=f"maatwerk.hub.{EVENT_PURGE}", case_id=case_id,
         decision="purged", span_id=span_id_for(EVENT_PURGE, case_id),
         attributes={ATTR_ACTIVITY: activity_id("hub.retention"), **counts},
+    )
+
+
+def entry_for_trust(*, serial: int, sha256: str, versions: Mapping[str, str],
+                    recipients: int, replica: str) -> AuditEntry:
+    """``trust_document``: serial ``serial`` of the trust document was published. Records the
+    serial, the SHA-256 of the signed bytes and the versions (``registry``, ``policy``,
+    ``policy_sha256``, ``agreements``, ``agreements_sha256``, ``issued_at``, ``valid_until``);
+    no personal data (the document's contact points are professionals', and stay out)."""
+    return AuditEntry(
+        event=EVENT_TRUST, name=f"maatwerk.hub.{EVENT_TRUST}", decision=f"published serial "
+        f"{serial}", body_hash=sha256, span_id=span_id_for(EVENT_TRUST, f"serial-{serial}"),
+        attributes={ATTR_ACTIVITY: activity_id("hub.trust"),
+                    "maatwerk.trust.serial": str(serial), "maatwerk.trust.sha256": sha256,
+                    **{f"maatwerk.trust.{k}": v for k, v in sorted(versions.items())},
+                    "maatwerk.trust.recipients": str(recipients),
+                    "maatwerk.trust.published_by": replica},
     )

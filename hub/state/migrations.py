@@ -11,7 +11,8 @@ by their owner modules: ``messages`` by :mod:`hub.state.seen`, ``expectations`` 
 :mod:`hub.state.config_versions`, ``deviations`` by
 :mod:`hub.state.deviations`, ``info_requests`` by :mod:`hub.state.information`,
 ``register_contacts`` by :mod:`hub.state.register_contacts`, ``escalations`` and
-``escalation_events`` by :mod:`hub.state.escalations`, ``bridging`` by :mod:`hub.state.bridging`.
+``escalation_events`` by :mod:`hub.state.escalations`, ``bridging`` by :mod:`hub.state.bridging`,
+``trust_serials`` by :mod:`hub.state.trust_serials`.
 """
 
 from __future__ import annotations
@@ -313,6 +314,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             updated_at BIGINT NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS bridging_case ON bridging (case_id)",
+    ]),
+    (11, "trust_serials: each trust document serial a replica claimed (broadcast once)", [
+        """CREATE TABLE IF NOT EXISTS trust_serials (
+            serial BIGINT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            registry_version TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            agreements_version TEXT NOT NULL,
+            recipients BIGINT NOT NULL,
+            claimed_by TEXT NOT NULL,
+            claimed_at BIGINT NOT NULL
+        )""",
     ]),
 ]
 

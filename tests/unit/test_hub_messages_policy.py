@@ -37,7 +37,12 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("register.answer", "gm0193", {"entries": [{"id": "cjib", "name": "CJIB", "kind": "agency",
                                                 "contact_point": "x", "email": "a@b.example",
                                                 "phone": "+31 58 000 0006"}]}),
+    ("trust.update", "gm0193", {"serial": 3, "document": {"serial": 3}}),
+    ("trust.update", "cjib", {"serial": 3, "document": {"serial": 3}}),
+    ("trust.update", "loket", {"serial": 3, "document": {"serial": 3}}),
+    ("trust.update", "let", {"serial": 3, "document": {"serial": 3}}),
 ]
+COORDINATION = ("register.answer", "trust.update")
 
 
 @pytest.mark.parametrize(("type_name", "recipient", "body"), CASES,
@@ -47,7 +52,7 @@ def test_hub_message_passes_the_default_policy(
 ) -> None:
     registry, policy = load_registry(), load_policy()
     notary = Notary(registry, Ed25519PrivateKey.generate())
-    thread = THREAD if type_name != "register.answer" else Thread(
+    thread = THREAD if type_name not in COORDINATION else Thread(
         case_id="ZW-1", conversation_id=uuid.uuid4(), purpose=Purpose.COORDINATION,
         in_reply_to=uuid.uuid4())
     envelope, _ = notary.sign(type=type_name, recipient=recipient, body=body, now=NOW,

@@ -40,6 +40,7 @@ OWNERS = {
     "escalations": "escalations",
     "escalation_events": "escalations",
     "bridging": "bridging",
+    "trust_serials": "trust_serials",
     "deviations": "deviations",
     "info_requests": "information",
     "register_contacts": "register_contacts",

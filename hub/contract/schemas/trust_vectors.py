@@ -54,6 +54,14 @@ def _bundle() -> ConfigBundle:
                         agreements=load_agreements())
 
 
+def trust_document(serial: int) -> dict[str, Any]:
+    """The signed trust document of ``serial`` (1 or 2) as a JSON object (the trust.update
+    vector carries serial 2)."""
+    data: dict[str, Any] = json.loads(sign(build(_bundle(), serial=serial, issued_at=ISSUED),
+                                           _authority().private))
+    return data
+
+
 def trust_vector_files(prefix: str, dump: Callable[[Any], bytes]) -> dict[str, bytes]:
     authority = _authority()
     bundle = _bundle()

@@ -14,6 +14,7 @@ from uuid import UUID, uuid5
 
 from hub.contract.messages import Purpose, new_document, utc_iso
 from hub.contract.notary import notice_id
+from hub.contract.schemas.trust_vectors import trust_document
 from hub.contract.schemas.vector_keys import CREATED, SIGNING_KEYS, TestKey
 
 CASE = "ZW-2026-0042"
@@ -227,6 +228,9 @@ def _instrument_documents(request: UUID) -> list[tuple[str, str, dict[str, Any]]
         ("19-register.update", "gm0193 publishes a new central phone number (key1).",
          document("register.update", id=fixed_id(19), sender="gm0193", recipient="hub",
                   conversation=119, created=_at(180), body={"phone": "+31 38 498 9111"})),
+        ("29-trust.query", "gm0193 asks the hub for the current trust document (key1).",
+         document("trust.query", id=fixed_id(29), sender="gm0193", recipient="hub",
+                  conversation=129, created=_at(190), body={"known_serial": 1})),
     ]
 
 
@@ -280,5 +284,12 @@ def hub_documents() -> list[Valid]:
          hub("timeout.ended", uuid5(notice_id("timeout.ended", request), "gm0193"), "gm0193",
              150, {"agency": "cjib", "ended_on": "2027-02-01", "ended_by": "lifted"},
              in_reply_to=request)),
+        ("30-trust.update",
+         "The hub answers 29 with the trust document (test-vectors/trust/serial-2.json); id = "
+         "notice_id('trust.update', 29's id). A broadcast of a new serial has no in_reply_to "
+         "and id = UUIDv5(NOTICE_NAMESPACE, 'trust.update:<serial>:<sha256>:<recipient>').",
+         hub("trust.update", notice_id("trust.update", fixed_id(29)), "gm0193", 190.01,
+             {"serial": 2, "document": trust_document(2)}, conversation=129,
+             in_reply_to=fixed_id(29), purpose=Purpose.COORDINATION)),
     ]
     return [(stem, text, SIGNING_KEYS["hub"], doc) for stem, text, doc in items]

@@ -148,6 +148,11 @@ SAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "timeout.suspend": lambda ctx: {
         "suspended_from": ctx.today.isoformat(), "reason_code": "new_debts"},
     "register.update": lambda ctx: {"email": "kit@maatwerkhub.example"},
+    # the trust document (issue 12): the kit's document is not signed by any authority, so an
+    # adapter that verifies it refuses it (and must still take the message off its inbox)
+    "trust.query": lambda ctx: {},
+    "trust.update": lambda ctx: {"serial": 1, "document": {"format": "maatwerk-trust/1",
+                                                           "serial": 1}},
 }
 
 
