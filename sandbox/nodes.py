@@ -55,7 +55,8 @@ class NodeError(RuntimeError):
     """A sandbox node did not start, stop or join as asked."""
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """The path of a RabbitMQ command (``MAATWERK_RABBITMQ_SBIN``, else the PATH)."""
     path = SBIN / name
     found = str(path) if path.exists() else shutil.which(name)
     if not found:
@@ -66,8 +67,8 @@ def _tool(name: str) -> str:
 def available() -> str | None:
     """None when sandbox nodes can run here, else the reason why not (for a skip)."""
     try:
-        _tool("rabbitmq-server")
-        _tool("rabbitmqctl")
+        tool("rabbitmq-server")
+        tool("rabbitmqctl")
     except NodeError as exc:
         return str(exc)
     return None
@@ -150,12 +151,12 @@ class Node:
 
     # -- control --------------------------------------------------------------------------------
 
-    def ctl(self, *args: str, timeout: float = 120, tool: str = "rabbitmqctl",
+    def ctl(self, *args: str, timeout: float = 120, command_name: str = "rabbitmqctl",
             check: bool = True) -> str:
         """``rabbitmqctl -n THIS_NODE ARGS`` (never without ``-n``)."""
         if self.name.startswith("rabbit@"):
             raise NodeError("the sandbox never addresses the default node")
-        command = [_tool(tool), "-n", self.name, *args]
+        command = [tool(command_name), "-n", self.name, *args]
         done = subprocess.run(command, env=self.env(), capture_output=True, timeout=timeout,
                               check=False)
         if check and done.returncode != 0:
@@ -169,7 +170,7 @@ class Node:
         self.write_files()
         with (self.base / "server.out").open("ab") as out:
             self.process = subprocess.Popen(
-                [_tool("rabbitmq-server")], env=self.env(), stdout=out,
+                [tool("rabbitmq-server")], env=self.env(), stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_started(self, timeout: float = 240) -> None:

@@ -42,30 +42,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sandbox.nodes import NodeError, available, tool
 from sandbox.ports import free_port
 
-SBIN = Path(os.environ.get("MAATWERK_RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
 
-
-class TlsNodeError(RuntimeError):
+class TlsNodeError(NodeError):
     """The TLS node did not start or stop as asked."""
-
-
-def tool(name: str) -> str:
-    path = SBIN / name
-    found = str(path) if path.exists() else shutil.which(name)
-    if not found:
-        raise TlsNodeError(f"{name} not found (set MAATWERK_RABBITMQ_SBIN to RabbitMQ's bin dir)")
-    return found
 
 
 def unavailable() -> str | None:
     """None when a TLS node can run here, else why not (for a skip)."""
-    try:
-        tool("rabbitmq-server")
-        tool("rabbitmqctl")
-    except TlsNodeError as exc:
-        return str(exc)
+    reason = available()
+    if reason:
+        return reason
     plugins = list(Path("/usr/lib/rabbitmq/lib").glob("*/plugins/rabbitmq_auth_mechanism_ssl*"))
     return None if plugins else "the rabbitmq_auth_mechanism_ssl plugin is not installed"
 

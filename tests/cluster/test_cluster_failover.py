@@ -146,35 +146,16 @@ def pg_settings(cluster_settings: Settings, pg_url: str) -> Settings:
 
 
 @pytest.mark.timeout(300)
-async def test_follower_node_stopped_mid_stream(
-    pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
-    cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(("scenario", "fault"), [
+    ("follower stopped", "follower"),
+    ("hub's node stopped", "connected"),
+    ("replica killed, node down", "kill"),
+], ids=["follower_node_stopped", "hubs_node_stopped", "replica_killed_while_a_node_is_down"])
+async def test_a_node_lost_mid_stream(
+    scenario: str, fault: str, pg_settings: Settings, cluster_vhost: str,
+    all_nodes_up: nodes.Cluster, cluster_clients: ClusterClients, registry_file: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await stream_with_fault("follower stopped", "follower", cluster=all_nodes_up,
-                            vhost=cluster_vhost, settings=pg_settings, clients=cluster_clients,
+    await stream_with_fault(scenario, fault, cluster=all_nodes_up, vhost=cluster_vhost,
+                            settings=pg_settings, clients=cluster_clients,
                             registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
-
-
-@pytest.mark.timeout(300)
-async def test_hubs_node_stopped_mid_stream(
-    pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
-    cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    await stream_with_fault("hub's node stopped", "connected", cluster=all_nodes_up,
-                            vhost=cluster_vhost, settings=pg_settings, clients=cluster_clients,
-                            registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
-
-
-@pytest.mark.timeout(300)
-async def test_replica_killed_while_a_node_is_down(
-    pg_settings: Settings, cluster_vhost: str, all_nodes_up: nodes.Cluster,
-    cluster_clients: ClusterClients, registry_file: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    await stream_with_fault("replica killed, node down", "kill", cluster=all_nodes_up,
-                            vhost=cluster_vhost, settings=pg_settings, clients=cluster_clients,
-                            registry_file=registry_file, tmp_path=tmp_path, capsys=capsys)
-
-

@@ -39,7 +39,7 @@ async def test_every_inbox_has_three_members_and_the_node_is_shown(
             assert sorted(info["members"]) == expected, (queue, info["members"])
         # the CLI agrees (rabbitmq-queues quorum_status lists one row per member)
         status = first.ctl("quorum_status", names.inbox("cjib"), "--vhost", cluster_vhost,
-                           tool="rabbitmq-queues")
+                           command_name="rabbitmq-queues")
         assert all(n.name in status for n in all_nodes_up.nodes), status
 
         node = node_of(settings.amqp_url.split(",")[0])
