@@ -6,6 +6,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from hub.cli.trust import resign_after_change
 from hub.config import Settings
 from hub.contract import keys
 
@@ -29,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Writes KEYS_DIR/private/ID.KID.pem (0600) and adds the new public key to "
         "KEYS_DIR/ID.json. Running hubs pick it up within MAATWERK_RELOAD_SECONDS; messages "
         "signed under the old key are accepted until its not_after (the overlap). Revoke the "
-        "old key with 'keys revoke' when every signer uses the new one.",
+        "old key with 'keys revoke' when every signer uses the new one. With the registry "
+        "authority key in KEYS_DIR/private/, the trust document is re-signed and published.",
     )
     rot.add_argument("participant", metavar="PARTICIPANT")
     rot.add_argument("--keys-dir", type=Path, help="default: $MAATWERK_KEYS_DIR or ./keys")
@@ -41,7 +43,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rev = actions.add_parser(
         "revoke", help="mark a published key revoked (from now or --at TIME)",
         description="Messages signed under the key are refused key_revoked from that time; "
-        "running hubs pick the change up within MAATWERK_RELOAD_SECONDS.")
+        "running hubs pick the change up within MAATWERK_RELOAD_SECONDS. With the registry "
+        "authority key in KEYS_DIR/private/, the trust document is re-signed and published.")
     rev.add_argument("participant", metavar="PARTICIPANT")
     rev.add_argument("kid", metavar="KID")
     rev.add_argument("--at", type=_time, help="ISO 8601 time of the revocation (default: now)")
@@ -74,6 +77,7 @@ def _rotate(args: argparse.Namespace) -> int:
                         not_before=args.not_before)
     print(f"{args.participant}: new kid {entry.kid}, valid {entry.not_before.isoformat()} to "
           f"{entry.not_after.isoformat()}; the old keys stay valid until their end")
+    resign_after_change(keys_dir=_keys_dir(args))
     return 0
 
 
@@ -81,4 +85,5 @@ def _revoke(args: argparse.Namespace) -> int:
     keys.revoke(_keys_dir(args), args.participant, args.kid, now=args.at)
     when = args.at.isoformat() if args.at else "now"
     print(f"{args.participant}: key {args.kid} revoked from {when}")
+    resign_after_change(keys_dir=_keys_dir(args))
     return 0

@@ -14,6 +14,10 @@ YAML anchors are not kept.
   its inbox and broker user are kept. ``resume ID`` undoes it.
 - ``remove ID``: drops the entry and deletes its broker user; the inbox is kept for the
   operator to drain.
+
+Each command then re-signs the trust document (next serial to ``MAATWERK_TRUST_FILE``, which
+running hubs broadcast as ``trust.update``) when the registry authority key is in
+``KEYS_DIR/private/``; otherwise it says that the document was not re-signed and how to do it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import aio_pika
 import yaml
 from pydantic import ValidationError
 
+from hub.cli.trust import resign_after_change
 from hub.config import Settings
 from hub.contract import names
 from hub.contract.errors import ConfigError
@@ -154,6 +159,7 @@ def _add(args: argparse.Namespace) -> int:
     if not participant.admitted:
         print(f"{participant.id}: not admitted to the Maatwerkregister yet: its messages are "
               "refused (participant_not_admitted) until its entry records a mandate")
+    resign_after_change(registry_path=path)
     return 0
 
 
@@ -163,6 +169,7 @@ def _set_status(args: argparse.Namespace, status: str) -> int:
     _entry(raw, args.participant)["status"] = status
     _write(path, raw)
     print(f"{args.participant}: {status}")
+    resign_after_change(registry_path=path)
     return 0
 
 
@@ -190,4 +197,5 @@ def _remove(args: argparse.Namespace) -> int:
     asyncio.run(delete_user())
     print(f"{args.participant}: removed, broker user {entry['broker_user']} deleted, inbox "
           f"{names.inbox(args.participant)} kept")
+    resign_after_change(registry_path=path)
     return 0

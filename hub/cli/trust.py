@@ -15,7 +15,7 @@ from pathlib import Path
 from hub.config import Settings
 from hub.contract import keys, trust
 from hub.contract.config_bundle import Sources
-from hub.contract.errors import ConfigError
+from hub.contract.errors import ConfigError, HubError
 from hub.contract.messages import utc_now
 from hub.contract.signing import b64url
 
@@ -51,8 +51,15 @@ def _authority(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    out: Path = args.out or settings.trust_file
+    print(sign_next(Settings.from_env(), out=args.out, valid_days=args.valid_days))
+    return 0
+
+
+def sign_next(settings: Settings, *, out: Path | None = None,
+              valid_days: int = trust.DEFAULT_VALID_DAYS) -> str:
+    """Sign the next serial from ``settings``' sources into ``out`` (default
+    MAATWERK_TRUST_FILE); the line to print."""
+    out = out or settings.trust_file
     bundle = Sources(keys_dir=settings.keys_dir, registry_path=settings.registry_path,
                      policy_path=settings.policy_path,
                      agreements_path=settings.agreements_path).load()
@@ -65,15 +72,38 @@ def _sign(args: argparse.Namespace) -> int:
     now = utc_now()
     entries = keys.read_public_entries(keys.public_keys_path(settings.keys_dir, trust.AUTHORITY))
     authority = keys.current_private_key(settings.keys_dir, trust.AUTHORITY, entries, now)
-    document = trust.build(bundle, serial=previous + 1, issued_at=now,
-                           valid_days=args.valid_days)
+    document = trust.build(bundle, serial=previous + 1, issued_at=now, valid_days=valid_days)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_bytes(trust.sign(document, authority))
     tmp.replace(out)
-    print(f"{out}: serial {previous + 1}, valid until {document['valid_until']}, "
-          f"{len(document['participants'])} participants")
-    return 0
+    return (f"{out}: serial {previous + 1}, valid until {document['valid_until']}, "
+            f"{len(document['participants'])} participants")
+
+
+def resign_after_change(*, keys_dir: Path | None = None, registry_path: Path | None = None) -> None:
+    """After ``participant`` or ``keys`` changed the registry or keys: sign and publish the next
+    trust document when this machine holds the registry authority key (running hubs broadcast
+    it as ``trust.update``); otherwise say that it was not re-signed and how to do it."""
+    settings = Settings.from_env()
+    changes: dict[str, Path] = {}
+    if keys_dir is not None:
+        changes["keys_dir"] = keys_dir
+    if registry_path is not None:
+        changes["registry_path"] = registry_path
+    settings = settings.replace(**changes) if changes else settings
+    public = keys.public_keys_path(settings.keys_dir, trust.AUTHORITY)
+    how = ("run 'maatwerk-hub trust sign' where the registry authority key is "
+           "(KEYS_DIR/private/registry-authority*.pem, made once by 'maatwerk-hub trust "
+           "authority') to publish the change to every participant")
+    if not public.exists():
+        print(f"trust document not re-signed: no registry authority key in "
+              f"{settings.keys_dir}; {how}")
+        return
+    try:
+        print(f"trust document re-signed: {sign_next(settings)}")
+    except HubError as exc:
+        print(f"trust document not re-signed: {exc}; {how}")
 
 
 def _show(args: argparse.Namespace) -> int:

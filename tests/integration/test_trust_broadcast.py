@@ -138,3 +138,53 @@ async def test_an_older_or_tampered_file_is_refused_and_not_broadcast(
     await asyncio.sleep(0.5)
     assert len(got) == before
     assert all(h.trust.current.serial == 2 for h in replicas)  # type: ignore[union-attr]
+
+
+async def test_rotate_revoke_and_suspend_re_sign_and_the_hub_broadcasts(
+    federation: tuple[Path, Path, bytes], hub_settings: Settings, registry_file: Path,
+    client: ClientFactory, clock: FakeClock, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    own, trust_file, authority = federation
+    own_registry = Path(shutil.copy(registry_file, tmp_path / "registry.yaml"))
+    settings = hub_settings.replace(keys_dir=own, trust_file=trust_file,
+                                    registry_path=own_registry, reload_seconds=0.2)
+    hub = HubService(settings, clock=clock)
+    await hub.start()
+    try:
+        gm = await client("gm0193")
+        got = await collect(gm, "trust.update")
+
+        def serials() -> list[int]:
+            return [d.envelope.body.serial for d in got]  # type: ignore[attr-defined]
+
+        assert await asyncio.to_thread(main, ["keys", "rotate", "cjib"]) == 0
+        assert "trust document re-signed" in capsys.readouterr().out
+        await wait_for(lambda: serials() == [1], timeout=10)
+        document = trust.verify(json.dumps(got[0].envelope.body.document).encode(),  # type: ignore
+                                authority, now=clock())
+        cjib_keys = next(p for p in document.participants if p.id == "cjib").keys
+        assert len(cjib_keys) == 2  # the rotation's new key is in the broadcast document
+        old = cjib_keys[0].kid
+
+        assert await asyncio.to_thread(main, ["keys", "revoke", "cjib", old]) == 0
+        await wait_for(lambda: serials() == [1, 2], timeout=10)
+        document = trust.verify(json.dumps(got[1].envelope.body.document).encode(),  # type: ignore
+                                authority, now=clock())
+        revoked = next(p for p in document.participants if p.id == "cjib").keys[0]
+        assert revoked.kid == old and revoked.revoked_at is not None
+
+        assert await asyncio.to_thread(main, [
+            "participant", "suspend", "duo", "--registry", str(own_registry)]) == 0
+        await wait_for(lambda: serials() == [1, 2, 3], timeout=10)
+        assert hub.audit is not None
+        assert len(await hub.audit.of_event(EVENT_TRUST)) == 3
+    finally:
+        await hub.stop()
+
+    (own / "private" / "registry-authority.pem").unlink()  # no authority key here
+    (own / "registry-authority.json").unlink()
+    assert main(["keys", "rotate", "svb"]) == 0
+    out = capsys.readouterr().out
+    assert "trust document not re-signed" in out and "maatwerk-hub trust sign" in out
+    assert json.loads(trust_file.read_text())["serial"] == 3
