@@ -113,8 +113,8 @@ class Settings(BaseSettings):
     prefetch: int = variable("MAATWERK_PREFETCH", 64,
                              "unacknowledged inbound messages per hub replica")
     batch_max: int = variable("MAATWERK_BATCH_MAX", 64,
-                              "record steps (outcome, ledger, audit) committed in one transaction "
-                              "(1: each message its own)", ge=1)
+                              "claims, and record steps (outcome, ledger, audit), committed in one "
+                              "transaction (1: each message its own)", ge=1)
     batch_ms: float = variable("MAATWERK_BATCH_MS", 2.0,
                                "how long a batch waits for more steps after its first (ms)", ge=0)
     delivery_limit: int = variable("MAATWERK_DELIVERY_LIMIT", 5,

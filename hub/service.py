@@ -255,7 +255,9 @@ class HubService:
         self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary, self.audit)
         pipeline = Pipeline(
             registry=self.registry, policy=self.policy, agreements=self.agreements,
-            store=MessageStore(self._db), clock=self.clock,
+            store=MessageStore(self._db, claims=group_commit(
+                self._db, max_items=self.settings.batch_max, max_ms=self.settings.batch_ms)),
+            clock=self.clock,
             settings=PipelineSettings(max_message_bytes=self.settings.max_message_bytes,
                                       clock_skew_seconds=self.settings.clock_skew_seconds),
             current=self.reloader.current,

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.contract.messages import Envelope
+from hub.state.batch import GroupCommit
 from hub.state.database import Database, Row, from_ms, to_ms
 
 # The status of a message row, in the order it can move. Only this module writes the column.
@@ -73,8 +74,14 @@ class Claim:
 
 
 class MessageStore:
-    def __init__(self, db: Database) -> None:
+    """The ``messages`` table. With ``claims`` (a :class:`GroupCommit`), the claims of messages
+    in flight are committed together, up to ``MAATWERK_BATCH_MAX`` per transaction: a claim
+    returns only once its transaction committed, as it does alone. Two claims of one id in one
+    batch see each other (the second is not new), as they would one after the other."""
+
+    def __init__(self, db: Database, *, claims: GroupCommit | None = None) -> None:
         self.db = db
+        self.claims = claims
 
     async def claim(
         self, envelope: Envelope, received_at: datetime, content_sha256: str | None = None
@@ -85,6 +92,9 @@ class MessageStore:
         :func:`hub.contract.authenticate.content_digest`) is kept with the claim
         so that a later message with the same id can be told apart: a copy or other content.
         """
+        if self.claims is not None:
+            return await self.claims.run(
+                lambda tx: MessageStore(tx).claim(envelope, received_at, content_sha256))
         values: list[Any] = [
             str(envelope.id), envelope.type, envelope.sender, envelope.recipient,
             envelope.case_id, str(envelope.conversation_id),

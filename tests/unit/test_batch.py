@@ -137,3 +137,22 @@ async def test_batching_off_commits_each_step_alone(db: Database) -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommit(None, max_items=0)  # type: ignore[arg-type]
+
+
+async def test_claims_of_messages_in_flight_commit_together(db: Database) -> None:
+    """MessageStore(claims=GroupCommit): concurrent claims share transactions; a copy of an id
+    claimed in the same batch is not new, and sees the first claim's record."""
+    from hub.state.seen import PROCESSING, MessageStore
+    from tests.unit.test_audit import signed
+
+    group = GroupCommit(db, max_items=16, max_wait=5.0)
+    store = MessageStore(db, claims=group)
+    envelopes = [signed(case_id=f"ZW-BATCH-{i}")[0] for i in range(15)]
+    claims = await asyncio.gather(*(store.claim(e, NOW) for e in [*envelopes, envelopes[0]]))
+    assert group.batches == 1
+    assert [c.new for c in claims] == [True] * 15 + [False]
+    assert claims[-1].record.id == envelopes[0].id and claims[-1].record.status == PROCESSING
+    plain = MessageStore(db)  # what committed, read without the group
+    for envelope in envelopes:
+        record = await plain.get(envelope.id)
+        assert record is not None and record.status == PROCESSING
