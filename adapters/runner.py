@@ -2,7 +2,9 @@
 
 NAME is an agency (belastingdienst, duo, uwv, svb, cjib), ``municipality`` or ``loket``. The
 adapter connects, consumes its inbox (and, for a municipality, serves the local HTTP API) until
-SIGTERM or SIGINT, then stops taking messages, finishes the ones in hand and closes.
+SIGTERM or SIGINT, then stops taking messages, finishes the ones in hand and closes. With
+``MAATWERK_TRUST_AUTHORITY`` it verifies, stores and uses the signed trust document
+(:mod:`adapters.sdk.trust_follow`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from adapters.municipality import MunicipalityAdapter, api
 from adapters.sdk.backoffice import BackOffice
 from adapters.sdk.client import HubClient
 from adapters.sdk.config import AdapterSettings
+from adapters.sdk.trust_follow import attach_trust, follow_trust
 from hub.contract.errors import ConfigError
 from hub.contract.policy import load_policy
 from hub.contract.tokens import TokenFile, require_auth_off_loopback
@@ -51,6 +54,7 @@ async def run(name: str, settings: AdapterSettings, stop: asyncio.Event) -> None
     client = HubClient.from_settings(settings)
     if (client.participant.kind == "municipality") != (name == "municipality"):
         raise ConfigError(f"{settings.participant} is a {client.participant.kind}, not {name}")
+    trust = attach_trust(client, settings)  # MAATWERK_TRUST_AUTHORITY: the trust document
     backoffice = None
     if settings.backoffice_url:
         backoffice = BackOffice(settings.backoffice_url, token=settings.backoffice_token,
@@ -71,9 +75,12 @@ async def run(name: str, settings: AdapterSettings, stop: asyncio.Event) -> None
         closers.append(municipality.aclose)
     if backoffice is not None:
         closers.append(backoffice.aclose)
+    following: asyncio.Task[None] | None = None
     await client.connect()
     try:
         await client.consume()
+        if trust is not None:
+            following = asyncio.create_task(follow_trust(client, trust, settings, stop))
         if name == "municipality" and settings.http_port:
             app = protect(api(municipality, load_policy(settings.policy_path)),
                           settings.http_host, tokens)
@@ -86,6 +93,10 @@ async def run(name: str, settings: AdapterSettings, stop: asyncio.Event) -> None
             await server.stop()
         await client.stop_consuming()
     finally:
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
         await client.close()
         for close in closers:
             await close()

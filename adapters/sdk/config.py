@@ -93,6 +93,18 @@ class AdapterSettings(BaseSettings):
     policy_path: Path | None = variable(
         "MAATWERK_POLICY", None, "municipality: published policy for the API's pre-check",
         shown="(embedded default policy)")
+    trust_authority: str | None = variable(
+        "MAATWERK_TRUST_AUTHORITY", None, "registry authority public key (base64url): verify, "
+        "store and use the signed trust document (trust.update, trust.query, the URL or file)",
+        shown="(unset: no trust document; the registry file and keys)")
+    trust_url: str | None = variable(
+        "MAATWERK_TRUST_URL", None, "the hub's /trust URL, fetched every MAATWERK_TRUST_SECONDS",
+        shown="(none: trust.update messages only)")
+    trust_file: Path | None = variable(
+        "MAATWERK_TRUST_FILE", None, "a published trust document file (shared volume), read "
+        "every MAATWERK_TRUST_SECONDS", shown="(none)")
+    trust_seconds: float = variable("MAATWERK_TRUST_SECONDS", 60.0,
+                                    "how often the trust URL or file is read", gt=0)
     log_level: str = variable("MAATWERK_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
 
     @field_validator("log_level")
@@ -129,6 +141,11 @@ class AdapterSettings(BaseSettings):
     def state_dir(self) -> Path:
         """MAATWERK_ADAPTER_STATE, or ``var/adapter-<participant>``."""
         return self.adapter_state or Path(f"var/adapter-{self.participant}")
+
+    @property
+    def trust_store(self) -> Path:
+        """Where the last good trust document is kept: ``<state dir>/trust.json``."""
+        return self.state_dir / "trust.json"
 
     @property
     def state_url(self) -> str:

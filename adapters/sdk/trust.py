@@ -7,7 +7,10 @@
   (atomically) and hands the new registry to the client. A refused document changes nothing.
 - :meth:`TrustStore.follow` fetches ``/trust`` every ``interval`` seconds until stopped: while
   the hub is unreachable the client keeps working on the last good document; when the hub is
-  back the next fetch makes it current again.
+  back the next fetch makes it current again. :meth:`TrustStore.follow_file` does the same
+  with a published file.
+- :mod:`adapters.sdk.trust_follow` wires a store into a :class:`HubClient` (``trust.update``
+  messages, a ``trust.query`` at start, the URL or file from the settings).
 """
 
 from __future__ import annotations
@@ -89,6 +92,28 @@ class TrustStore:
         except TrustError as exc:
             log.error("fetched trust document refused, keeping the last good one: %s", exc)
         return False
+
+    def read(self, path: Path) -> bool:
+        """Read a published document file (a shared volume); like :meth:`fetch`, errors are
+        logged and the held document stays."""
+        try:
+            return self.accept(path.read_bytes())
+        except OSError as exc:
+            self.fetch_failures += 1
+            log.warning("trust document file %s not read, keeping serial %s: %s", path,
+                        self.current.serial if self.current else None, exc)
+        except TrustError as exc:
+            log.error("trust document file refused, keeping the last good one: %s", exc)
+        return False
+
+    async def follow_file(self, path: Path, *, interval: float = 30.0,
+                          stop: asyncio.Event | None = None) -> None:
+        """Read ``path`` every ``interval`` seconds until ``stop``."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            self.read(path)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def follow(self, url: str, *, interval: float = 30.0,
                      stop: asyncio.Event | None = None) -> None:

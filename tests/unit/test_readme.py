@@ -43,7 +43,7 @@ def test_every_variable_is_in_the_readme_table_and_in_help() -> None:
     assert [name for name in VARIABLES if f"  {name} " not in describe_variables()] == []
     assert set(VARIABLES) == {f.validation_alias for f in Settings.model_fields.values()}
     assert len(VARIABLES) == len(Settings.model_fields) == 29
-    assert len(variables(AdapterSettings)) == len(AdapterSettings.model_fields) == 18
+    assert len(variables(AdapterSettings)) == len(AdapterSettings.model_fields) == 22
 
 
 def test_an_undocumented_field_is_refused() -> None:
