@@ -6,9 +6,13 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from hub.cli.trust import resign_after_change
 from hub.config import Settings
 from hub.contract import keys
+from hub.contract.key_submission import make_request, verify_request
+from hub.contract.messages import utc_now
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +56,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rev.set_defaults(handler=_revoke)
 
 
+    sub_ = actions.add_parser(
+        "submit", help="participant side: make a key pair here and write a signed request",
+        description="Writes KEYS_DIR/private/ID.KID.pem (0600) and REQUEST (default "
+        "ID.KID.key-request.json): the public key, signed with the new key itself (proof of "
+        "possession). Send REQUEST to the operator; the private key never leaves.")
+    sub_.add_argument("participant", metavar="PARTICIPANT")
+    sub_.add_argument("--keys-dir", type=Path, help="default: $MAATWERK_KEYS_DIR or ./keys")
+    sub_.add_argument("--valid-days", type=int, default=keys.DEFAULT_VALID_DAYS)
+    sub_.add_argument("--out", type=Path, metavar="REQUEST")
+    sub_.set_defaults(handler=_submit)
+    acc = actions.add_parser(
+        "accept", help="operator side: verify a key request and publish its public key",
+        description="Verifies that REQUEST is signed with the key it submits, then adds the key "
+        "to KEYS_DIR/ID.json (running hubs pick it up) and re-signs the trust document when "
+        "the registry authority key is here.")
+    acc.add_argument("request", type=Path, metavar="REQUEST")
+    acc.add_argument("--keys-dir", type=Path, help="default: $MAATWERK_KEYS_DIR or ./keys")
+    acc.set_defaults(handler=_accept)
+
+
 def _keys_dir(args: argparse.Namespace) -> Path:
     return args.keys_dir or Settings.from_env().keys_dir
 
@@ -86,4 +110,31 @@ def _revoke(args: argparse.Namespace) -> int:
     when = args.at.isoformat() if args.at else "now"
     print(f"{args.participant}: key {args.kid} revoked from {when}")
     resign_after_change(keys_dir=_keys_dir(args))
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    keys_dir = _keys_dir(args)
+    key = Ed25519PrivateKey.generate()
+    entry = keys.public_entry(key, not_before=utc_now(), valid_days=args.valid_days)
+    keys.write_private_key(keys.private_key_path(keys_dir, args.participant, entry.kid), key)
+    out: Path = args.out or Path(f"{args.participant}.{entry.kid}.key-request.json")
+    out.write_bytes(make_request(args.participant, key, entry, utc_now()))
+    print(f"{args.participant}: new kid {entry.kid}; send {out} to the hub operator "
+          "('maatwerk-hub keys accept'); the private key stays in "
+          f"{keys.private_key_path(keys_dir, args.participant, entry.kid)}")
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    keys_dir = _keys_dir(args)
+    participant, entry = verify_request(args.request.read_bytes(), utc_now())
+    path = keys.public_keys_path(keys_dir, participant)
+    entries = keys.read_public_entries(path)
+    if any(e.kid == entry.kid for e in entries):
+        print(f"{participant}: key {entry.kid} is published already")
+        return 0
+    keys.write_public_entries(path, [*entries, entry])
+    print(f"{participant}: key {entry.kid} (proof of possession verified) published in {path}")
+    resign_after_change(keys_dir=keys_dir)
     return 0
