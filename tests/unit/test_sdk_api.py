@@ -29,7 +29,7 @@ def test_exported_members() -> None:
     assert set(adapters.sdk.__all__) == EXPECTED
     names = {n for n in dir(adapters.sdk) if not n.startswith("_")}
     modules = {"backoffice", "client", "config", "delivery", "errors", "failover", "handled",
-               "publishing", "registry_watch", "trust"}
+               "publishing", "registry_watch", "trust", "trust_follow"}
     assert names - modules == EXPECTED, "export new names through __all__ deliberately"
     for name in adapters.sdk.__all__:
         assert getattr(adapters.sdk, name) is not None
