@@ -12,7 +12,8 @@ Processes (each one as it runs in production, as a child process of the demo, st
 In the demo process itself (asyncio): the agencies' and the loket's back offices and the
 webhooks of the municipality and the loket (:mod:`demo.offices`), and the people
 (:mod:`demo.play`). The modules: :mod:`demo.options` (options, error), :mod:`demo.stage`
-(set-up, processes, stopping), :mod:`demo.play` (the people and the case), :mod:`demo.run`
+(set-up, processes, stopping), :mod:`demo.play` (the people and the case; its acts in
+:mod:`demo.opening` and :mod:`demo.ladder`), :mod:`demo.run`
 (signals and the run as a whole), :mod:`demo.cli` (the console script).
 """
 

@@ -58,7 +58,8 @@ def offices_for(name: str, decision: str | None, token: str | None) -> Offices:
             log.info("%s %s -> %d", call.participant, call.path, call.status)
 
     offices = Offices(decisions=decisions, listener=listener,
-                      escalation_answer=case.escalation_answer("ML-DEMO-0001"))
+                      escalation_answer=case.escalation_answer("ML-DEMO-0001"),
+                      information=case.INFORMATION)
     offices.token = token or ""
     return offices
 

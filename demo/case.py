@@ -6,9 +6,10 @@ fictional number that passes the elfproef; the demo never prints it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from adapters.agencies.base import add_months
 from demo.offices import Decision
 
 MUNICIPALITY = "gm0193"
@@ -101,3 +102,52 @@ def escalation_answer(loket_reference: str) -> dict[str, Any]:
     return {"outcome": "accepted", "loket_reference": loket_reference, "next_step": "bridging",
             "explanation": "The rent arrears cannot wait: the loket starts the "
                            "overbruggingsprocedure and refers the case to the LET."}
+
+
+# -- the afstemmingsbepaling: what the maatwerkfunctionaris asks CJIB before the time-out -------
+
+INFO_HOLDER = "cjib"
+INFO_PURPOSE = "timeout_preparation"
+INFO_GROUND = "pmm-afstemming"  # the information rule's legal ground (policy.yaml)
+INFO_WITHIN = ("debt_total_cents", "debt_references", "collection_status", "contact")
+INFO_OUTSIDE = ("monthly_income_cents",)  # not CJIB's to give for this purpose
+INFORMATION: dict[str, dict[str, Any]] = {  # what the agencies' systems hold (never printed)
+    "cjib": {"debt_total_cents": 48_200,
+             "debt_references": REFERENCES["cjib"]["cjib_payment_references"],
+             "collection_status": "in_collection", "arrangement_status": "active"},
+}
+
+
+def info_request(fields: tuple[str, ...]) -> dict[str, Any]:
+    return {"bsn": BSN, "purpose_code": INFO_PURPOSE, "legal_ground": INFO_GROUND,
+            "fields": list(fields)}
+
+
+# -- the afwijkingsbevoegdheid: two deviations, for the loket's register ------------------------
+
+def deviations(start: date) -> dict[str, dict[str, Any]]:
+    """Who deviates from which rule (the decision text is for the loket only; never printed)."""
+    until = add_months(start, REQUESTED_MONTHS) - timedelta(days=1)
+    period = {"period_from": start.isoformat(), "period_until": until.isoformat()}
+    return {
+        "uwv": {"rule": {"law": "beleidsregel-uwv-terugvordering", "article": "3"},
+                "decision_code": "set_off_not_applied", **period,
+                "decision_text": "The running deduction from the benefit stops while the "
+                                 "time-out runs; recovery resumes afterwards by arrangement.",
+                "decided_by_role": "manager", "legal_ground": {"law": "awb", "article": "4:84"},
+                "approval": {"reference": "BA-UWV-2025-07", "approved_on": "2025-07-01"}},
+        MUNICIPALITY: {"rule": {"law": "participatiewet", "article": "art. 44 lid 1"},
+                       "decision_code": "late_application_accepted", **period,
+                       "decision_text": "Special assistance for the children's school costs is "
+                                        "granted from before the date of application.",
+                       "decided_by_role": "teamleider",
+                       "legal_ground": {"law": "awb", "article": "4:84"},
+                       "approval": {"reference": "BA-GM0193-2026-01",
+                                    "approved_on": "2026-01-15"}},
+    }
+
+
+# -- an agency ends its pause; the contact details a municipality publishes itself --------------
+
+CJIB_END_REASON = "agreements_broken"  # the payment arrangement was not kept
+OWN_CONTACT = {"email": "maatwerkloket@zwolle.example", "phone": "+31 38 498 9111"}

@@ -3,7 +3,9 @@
 - ``/backoffice/<agency>/...``: each agency's back office, answering the REST contract of
   docs/adapters/agency-contract.md the way the worked case needs (CJIB and Toeslagen grant, UWV
   grants in part, DUO refuses because another route applies, SVB takes the request into its work
-  queue and does not decide while the demo runs);
+  queue and does not decide while the demo runs); ``POST .../information`` answers the fields
+  asked from ``information`` (the adapter asks only what the policy allows); a settlement is
+  booked and repaid at once, or with ``repay_later`` booked only (the agency confirms later);
 - ``/backoffice/loket/escalations``: the Maatwerkloket's case system (takes the escalation);
 - ``/webhook/<participant>``: where the municipality and loket adapters POST what they receive.
 
@@ -65,6 +67,10 @@ class Offices:
     decisions: dict[str, Decision]
     escalation_answer: dict[str, Any]
     listener: Listener
+    information: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per agency: what ``POST /information`` answers, by field name."""
+    repay_later: bool = False
+    """Book a settlement without repaying it (the due date passes; the agency confirms later)."""
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     server: RunningServer | None = None
     _released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,14 +143,18 @@ class Offices:
                     self.held -= 1
                 return JSONResponse({"detail": "shutting down"}, status_code=503)
             status, answer = 201, self._pause_answer(decision, payload)
+        elif isinstance(payload.get("fields"), list):  # an information request
+            held = self.information.get(participant, {})
+            status, answer = 200, {k: held[k] for k in payload["fields"] if k in held}
         elif "months" in payload:  # an extension: granted for the asked months
             start = date.today()
             status, answer = 201, {"decision": "granted", "from": start.isoformat(),
                                    "until": (add_months(start, int(payload["months"]))
                                              - timedelta(days=1)).isoformat()}
-        elif "due_on" in payload:  # a settlement: the agency books the repayment at once
-            status, answer = 201, {"repaid_on": date.today().isoformat(),
-                                   "amount_cents": int(payload["amount_cents"])}
+        elif "due_on" in payload:  # a settlement: booked, and repaid at once unless repay_later
+            status, answer = 201, {"amount_cents": int(payload["amount_cents"])}
+            if not self.repay_later:
+                answer["repaid_on"] = date.today().isoformat()
         else:  # lift, end: noted
             status, answer = 204, None
         self._answered[key] = (status, answer)

@@ -33,7 +33,7 @@ async def run_demo(options: DemoOptions, settings: Settings | None = None,
         await demo.setup()
         await demo.start_processes()
         await demo.play()
-        demo.print_end(await demo.final_status())
+        demo.print_end(await demo.final_status(), await demo.knelpunten())
 
     code = 0
     work = asyncio.create_task(main())

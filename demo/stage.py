@@ -17,13 +17,20 @@ import aio_pika
 import httpx
 import yaml
 
+from adapters.sdk.backoffice import BackOffice
 from adapters.sdk.client import HubClient
 from demo import case
 from demo.offices import Offices
 from demo.options import DemoError, DemoOptions
 from demo.story import Story
 from hub.config import Settings
-from hub.contract.agreements import DeadlineTable, Duration, load_agreements
+from hub.contract.agreements import (
+    Agreements,
+    BridgingTerms,
+    DeadlineTable,
+    Duration,
+    load_agreements,
+)
 from hub.contract.names import inbox
 from hub.contract.registry import Registry, load_registry
 from hub.contract.tls import connect_kwargs
@@ -68,9 +75,11 @@ class Stage:
         self.state = options.state_dir
         self.children: list[Child] = []
         self.clients: list[HubClient] = []
+        self.backoffices: list[BackOffice] = []
         self.offices: Offices | None = None
         self.registry: Registry | None = None
         self.passwords: dict[str, str] = {}
+        self.production: Agreements | None = None  # as configured (the demo's hub: seconds)
         self.loket_reference = f"ML-{date.today().year}-{secrets.token_hex(2).upper()}"
         self.hub_base = f"http://{settings.http_host}:{options.http_port}"
         self.gm_port = 0
@@ -97,13 +106,15 @@ class Stage:
         if made:
             self.story.note(f"generated dev keys in {settings.keys_dir} for {', '.join(made)}")
         self.registry = load_registry(settings.registry_path, settings.keys_dir)
-        agreements = load_agreements(settings.agreements_path)
-        agreements = agreements.model_copy(update={"deadlines": DeadlineTable(
-            receipt=Duration(seconds=options.receipt_seconds),
-            response=Duration(seconds=options.response_seconds))})
+        self.production = load_agreements(settings.agreements_path)
+        agreements = self.production.model_copy(update={
+            "deadlines": DeadlineTable(receipt=Duration(seconds=options.receipt_seconds),
+                                       response=Duration(seconds=options.response_seconds)),
+            "bridging": BridgingTerms(overdue_after=Duration(seconds=options.response_seconds))})
         self.agreements_file = self.state / "agreements.yaml"
         self.agreements_file.write_text(
-            "# Written by maatwerk-demo: the default agreements with deadlines in seconds.\n"
+            "# Written by maatwerk-demo: the default agreements with deadlines (and the\n"
+            "# repayment's overdue period) in seconds.\n"
             + yaml.safe_dump(agreements.model_dump(mode="json", exclude_none=True),
                              sort_keys=False))
         users = [p.broker_user for p in self.registry.document.participants]
@@ -140,7 +151,7 @@ class Stage:
             path.write_text(secrets.token_hex(32))
         return path.read_text().strip()
 
-    def _spawn(self, name: str, args: list[str], **env: str) -> Child:
+    def _env(self, **env: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("BACKOFFICE_", "MAATWERK_ADAPTER_", "MAATWERK_WEBHOOK"))
                 and k != "MAATWERK_PARTICIPANT"}
@@ -148,16 +159,39 @@ class Stage:
                   "MAATWERK_LOG_LEVEL": self.settings.log_level}
         if self.settings.registry_path:
             common["MAATWERK_REGISTRY"] = str(self.settings.registry_path)
+        return child_env(base, **common, **env)
+
+    def _spawn(self, name: str, args: list[str], **env: str) -> Child:
         command = hub_command(*args) if name == "hub" else adapter_command(*args)
-        child = spawn(name, command,
-                      child_env(base, **common, **env), self.state / "logs" / f"{name}.log")
+        child = spawn(name, command, self._env(**env), self.state / "logs" / f"{name}.log")
         self.children.append(child)
         return child
+
+    async def adapter_command(self, participant: str, *args: str) -> str:
+        """``maatwerk-adapter ARGS`` as ``participant``, with the state of its running adapter
+        (as its operator would run it); its output, or :class:`DemoError`."""
+        process = await asyncio.create_subprocess_exec(
+            *adapter_command(*args), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=self._env(
+                MAATWERK_PARTICIPANT=participant, AMQP_URL=self._url(participant),
+                MAATWERK_ADAPTER_STATE=str(self.state / "adapters" / participant)))
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), 60)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise DemoError(f"maatwerk-adapter {args[0]} as {participant} did not finish in "
+                            "60 s") from None
+        if process.returncode != 0:
+            raise DemoError(f"maatwerk-adapter {args[0]} as {participant} failed "
+                            f"({process.returncode}): {err.decode(errors='replace')[-2000:]}")
+        return out.decode().strip()
 
     async def start_processes(self) -> None:
         self.offices = await Offices(
             decisions=case.DECISIONS, listener=self.story.on_office,
-            escalation_answer=case.escalation_answer(self.loket_reference)).start()
+            escalation_answer=case.escalation_answer(self.loket_reference),
+            information=case.INFORMATION, repay_later=True).start()
         hub = self._spawn(
             "hub", ["run"], AMQP_URL=self._url("hub"),
             MAATWERK_STATE_URL=self.settings.state_url,
@@ -260,6 +294,9 @@ class Stage:
         for client in self.clients:
             with contextlib.suppress(Exception):
                 await client.close()
+        for backoffice in self.backoffices:
+            with contextlib.suppress(Exception):
+                await backoffice.aclose()
         killed = await stop_all(adapters)
         killed += await stop_all(hubs)
         if self.offices is not None:

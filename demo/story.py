@@ -1,8 +1,9 @@
 """The demo's printed timeline: who sent what to whom, and the outcome, in plain words.
 
 Lines are built from message *fields that carry no personal data* (types, participants, codes,
-dates, amounts, the professionals' contact points). The BSN, references and free-text situation
-summaries are never printed.
+dates, amounts, rules, the professionals' contact points). The BSN, references, free-text
+situation summaries, a deviation's decision text and the values of an information answer (only
+the names of the fields given or refused) are never printed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from demo.offices import BackOfficeCall, WebhookCall
+from hub.contract.agreements import CALENDAR_ZONE
 
 Event = tuple[str, dict[str, Any]]  # (who received it, the message document)
 
@@ -34,6 +36,7 @@ class Story:
         self.calls: list[BackOfficeCall] = []
         self.types: dict[str, str] = {}  # message id -> type, for receipts
         self.printed: set[str] = set()  # ids already told when sent
+        self.steps = 0
 
     # -- printing -------------------------------------------------------------------------------
 
@@ -43,15 +46,17 @@ class Story:
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
-    def step(self, number: int, title: str) -> None:
+    def step(self, title: str) -> None:
+        """The next numbered step of the case."""
+        self.steps += 1
         self.say()
-        self.say(f"{self._clock()}  == {number}. {title}")
+        self.say(f"{self._clock()}  == {self.steps}. {title}")
 
     def note(self, text: str) -> None:
         self.say(f"{self._clock()}     {text}")
 
     def line(self, sender: str, recipient: str, type_name: str, summary: str) -> None:
-        self.say(f"{self._clock()}     {sender:>15} -> {recipient:<15} {type_name:<20} {summary}")
+        self.say(f"{self._clock()}     {sender:>15} -> {recipient:<15} {type_name:<21} {summary}")
 
     def sent(self, message_id: str, type_name: str, sender: str, recipient: str,
              summary: str) -> None:
@@ -76,10 +81,8 @@ class Story:
             return
         if type_name == "notice.reminder":
             body = document["body"]
-            late = body["late_participant"]
-            self.line("hub", f"{late} (+{who})", type_name,
-                      f"{late}'s {body['awaited']} to the {body['message_type']} is late "
-                      f"(deadline {_hhmmss(body['deadline'])})")
+            self.line("hub", f"{body['late_participant']} (+{who})", type_name,
+                      describe_late(body, reminder=True))
             return
         self.line(str(document.get("sender")), who, type_name, self.summary(document))
 
@@ -92,9 +95,7 @@ class Story:
         if kind == "timeout.response":
             return describe_response(body)
         if kind == "notice.overdue":
-            return (f"OVERDUE: {body['late_participant']} has not answered the "
-                    f"{body['message_type']} (deadline {_hhmmss(body['deadline'])}, "
-                    "reminder sent); the loket follows up")
+            return describe_late(body, reminder=False)
         if kind == "notice.refused":
             fields = f"; fields: {', '.join(body['field_paths'])}" if body.get(
                 "field_paths") else ""
@@ -122,8 +123,11 @@ class Story:
             return f"repaid {euro(body['amount_cents'])} on {body['repaid_on']}"
         if kind == "register.answer":
             entries = body.get("entries") or []
-            return f"{len(entries)} contact points: " + "; ".join(
-                f"{e['id']}: {e['contact_point']} <{e['email']}>" for e in entries)
+            return f"{len(entries)} contact point(s): " + "; ".join(
+                f"{e['id']}: {e['contact_point']} <{e['email']}> {e.get('phone') or ''}".rstrip()
+                for e in entries)
+        if kind in INSTRUMENTS:
+            return INSTRUMENTS[kind](document)
         if kind == "timeout.ended":
             return (f"the time-out at {body['agency']} ended on {body['ended_on']} "
                     f"({body['ended_by'].replace('_', ' ')})")
@@ -134,9 +138,87 @@ class Story:
     def find(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[dict[str, Any]]:
         return [doc for who, doc in self.events if predicate(who, doc)]
 
-    def got(self, who: str, type_name: str, sender: str | None = None) -> list[dict[str, Any]]:
+    def got(self, who: str, type_name: str, sender: str | None = None,
+            about: str | None = None) -> list[dict[str, Any]]:
+        """What ``who`` received of ``type_name`` (from ``sender``; in reply to a message of
+        type ``about``)."""
         return self.find(lambda w, d: w == who and d.get("type") == type_name
-                         and (sender is None or d.get("sender") == sender))
+                         and (sender is None or d.get("sender") == sender)
+                         and (about is None
+                              or self.types.get(str(d.get("in_reply_to"))) == about))
+
+
+def describe_late(body: dict[str, Any], *, reminder: bool) -> str:
+    """A reminder or overdue notice: an answer late, or a repayment not confirmed by its date."""
+    late, about = body["late_participant"], body["message_type"]
+    if about == "bridging.settlement":
+        due = _day(body["deadline"])
+        if reminder:
+            return (f"{late}'s repayment asked in the bridging.settlement was due {due}: "
+                    "not confirmed")
+        return (f"OVERDUE: {late} has not confirmed the repayment asked in the "
+                f"bridging.settlement (due {due}, reminder sent); the loket follows up")
+    deadline = _hhmmss(body["deadline"])
+    if reminder:
+        return f"{late}'s {body['awaited']} to the {about} is late (deadline {deadline})"
+    return (f"OVERDUE: {late} has not answered the {about} (deadline {deadline}, reminder "
+            "sent); the loket follows up")
+
+
+def _info_request(document: dict[str, Any]) -> str:
+    body = document["body"]
+    return (f"purpose {body['purpose_code'].replace('_', ' ')}, legal ground "
+            f"{body['legal_ground']}; asks: {_words(body['fields'])}")
+
+
+def _info_response(document: dict[str, Any]) -> str:
+    """Which fields were answered and which refused, by which rule; never the values."""
+    body = document["body"]
+    rule = body.get("rule") or "none"
+    given = _words(sorted(body.get("items") or {}))
+    refused = f"REFUSED (rule {rule}, {body.get('refusal_reason')}): " + _words(
+        body.get("refused_fields"))
+    if body["outcome"] == "answered":
+        return f"ANSWERED (rule {rule}): {given}"
+    if body["outcome"] == "refused":
+        return refused
+    return f"PARTLY ANSWERED (rule {rule}): {given}; {refused}"
+
+
+def _deviation(document: dict[str, Any]) -> str:
+    """The rule, the decision as a code, the period, the role and the grounds; the decision
+    text stays with the loket."""
+    body = document["body"]
+    rule, ground = body["rule"], body["legal_ground"]
+    approval = body.get("approval")
+    backing = f", bestuurlijke approval of {approval['approved_on']}" if approval else ""
+    return (f"{rule['law']} {rule['article']}: {body['decision_code'].replace('_', ' ')} "
+            f"{body['period_from']} .. {body['period_until']}, by the "
+            f"{body['decided_by_role']} (ground {ground['law']} {ground['article']}{backing}); "
+            f"decision text for the loket only ({len(body.get('decision_text', ''))} "
+            "characters)")
+
+
+def _agency_pause(document: dict[str, Any]) -> str:
+    body = document["body"]
+    reason = str(body["reason_code"]).replace("_", " ")
+    if document.get("type") == "timeout.suspend":
+        resume = f", resumes {body['resume_on']}" if body.get("resume_on") else ""
+        return (f"{document.get('sender')} suspends its time-out from "
+                f"{body['suspended_from']}{resume}: {reason}")
+    return f"{document.get('sender')} ends its time-out on {body['ended_on']}: {reason}"
+
+
+def _register_update(document: dict[str, Any]) -> str:
+    return "own entry: new " + ", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in (document.get("body") or {}).items())
+
+
+INSTRUMENTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "info.request": _info_request, "info.response": _info_response,
+    "deviation.record": _deviation, "timeout.end_by_agency": _agency_pause,
+    "timeout.suspend": _agency_pause, "register.update": _register_update,
+}
 
 
 def describe_response(body: dict[str, Any]) -> str:
@@ -165,6 +247,9 @@ def describe_call(call: BackOfficeCall) -> str:
         verdict = str(answer["decision"]).replace("_", " ")
         period = f" {answer['from']} .. {answer['until']}" if answer.get("from") else ""
         return f"{name}: POST {call.path} -> {verdict}{period}"
+    if isinstance(call.payload.get("fields"), list):
+        return (f"{name}: POST {call.path} -> {len(answer)} of the {len(call.payload['fields'])} "
+                f"fields asked: {_words(sorted(answer))}")
     if "amount_cents" in call.payload and answer.get("repaid_on"):
         return (f"{name}: settlement of {euro(int(call.payload['amount_cents']))} recorded "
                 f"and repaid on {answer['repaid_on']}")
@@ -172,6 +257,13 @@ def describe_call(call: BackOfficeCall) -> str:
         return (f"{name}: settlement of {euro(int(call.payload['amount_cents']))} recorded, "
                 f"due {call.payload.get('due_on')}")
     return f"{name}: POST {call.path} noted"
+
+
+def _day(moment: str) -> str:
+    try:
+        return datetime.fromisoformat(moment).astimezone(CALENDAR_ZONE).date().isoformat()
+    except ValueError:
+        return moment
 
 
 def _hhmmss(moment: str) -> str:

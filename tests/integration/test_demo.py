@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
+from demo import case
 from sandbox import free_port
 from tests.conftest import MANAGEMENT_URL, amqp_url
 
@@ -95,20 +97,73 @@ def test_demo_plays_the_worked_case(demo_cmd: tuple[list[str], dict[str, str], i
     assert "from gm0193: closed" in ladder and "responsible: uwv" in ladder
     assert re.search(r"prefinance 2450.00 EUR, repaid, responsible uwv.*open 0.00", ladder)
     assert re.search(r"hub -> gm0193 +timeout.ended +the time-out at belastingdienst ended", out)
+    # the Maatwerkregister: Zwolle publishes its own contact details, the hub answers the entry
+    assert re.search(r"gm0193 -> hub +register.update +own entry: new email "
+                     r"maatwerkloket@zwolle.example", out)
+    assert re.search(r"hub -> gm0193 +register.answer +1 contact point\(s\): gm0193: "
+                     r"Maatwerkfunctionaris Zwolle <maatwerkloket@zwolle.example>", out)
+    # the afstemmingsbepaling: one answer within the information rule, one refusal naming it
+    assert len(re.findall(r"gm0193 -> cjib +info.request +purpose timeout preparation, legal "
+                          r"ground pmm-afstemming", out)) == 2
+    assert re.search(r"cjib -> gm0193 +info.response +ANSWERED \(rule "
+                     r"info-timeout-preparation-cjib\): collection status, contact, debt "
+                     r"references, debt total cents", out)
+    assert re.search(r"cjib -> gm0193 +info.response +REFUSED \(rule "
+                     r"info-timeout-preparation-cjib, not_allowed_for_purpose\): monthly income",
+                     out)
+    # the afwijkingsbevoegdheid: an agency's and the municipality's deviation, in the register
+    assert re.search(r"uwv -> loket +deviation.record +beleidsregel-uwv-terugvordering 3: set "
+                     r"off not applied .*by the manager \(ground awb 4:84, bestuurlijke", out)
+    assert re.search(r"gm0193 -> loket +deviation.record +participatiewet art. 44 lid 1: late "
+                     r"application accepted .*by the teamleider", out)
+    # the repayment's due date passes: reminded, overdue at the loket, then repaid
+    reminded = re.search(r"hub -> uwv \(\+loket\) +notice.reminder +uwv's repayment asked in "
+                         r"the bridging.settlement was due", out)
+    overdue = re.search(r"hub -> loket +notice.overdue +OVERDUE: uwv has not confirmed the "
+                        r"repayment", out)
+    repaid = re.search(r"uwv -> loket +bridging.repaid +repaid EUR 2,450.00", out)
+    assert reminded and overdue and repaid
+    assert reminded.start() < overdue.start() < repaid.start()
+    # a working-day deadline counted across Koningsdag, by the hub's calendar
+    assert re.search(r"working days after the reminder, on the Dutch calendar: a reminder on "
+                     r"\w+ 2\d April \d{4} is overdue on \w+ \d+ May, not \w+ \d+ \w+: "
+                     r"Koningsdag \(\w+ 2[67] April\) is no working day", out)
+    # CJIB ends its noodstop for broken agreements; the municipality is told
+    assert "maatwerk-adapter end-pause" in out
+    assert re.search(r"cjib -> gm0193 +timeout.end_by_agency +cjib ends its time-out on \S+: "
+                     r"agreements broken", out)
     # the hub's own record of the case at the end
     status = out[out.index("Timeline (UTC):"):]
     assert "response from svb" in status and "overdue, reminded" in status
-    assert re.search(r"cjib +active \(accepted\)", status)
+    assert re.search(r"cjib +ended \(accepted\).*\(agency\), by the agency: agreements_broken",
+                     status)
     assert re.search(r"uwv +active \(partially_accepted\)", status)
     assert re.search(r"duo +declined", status)
     assert re.search(r"svb +requested", status)
     assert re.search(r"belastingdienst +ended \(accepted\).*\(lifted\)", status)
-    # the demo plays the escalation to its close too: generous under a loaded machine
+    assert re.search(r"uwv +beleidsregel-uwv-terugvordering 3: set_off_not_applied", status)
+    assert re.search(r"gm0193 +participatiewet art. 44 lid 1: late_application_accepted", status)
+    assert re.search(r"gm0193 -> cjib \(timeout_preparation, rule info-timeout-preparation-cjib\): "
+                     r"refused; refused monthly_income_cents \(not_allowed_for_purpose\)", status)
+    assert re.search(r"gm0193 -> cjib \(timeout_preparation, rule info-timeout-preparation-cjib\): "
+                     r"answered", status)
+    # the LET's knelpunten report: the deviations and the refusal counted, no personal data
+    report = out[out.index("Knelpunten report for the LET"):out.index("Console:")]
+    assert re.search(r": 2 deviation\(s\)", report)
+    assert "participatiewet art. 44 lid 1: 1; by gm0193 1" in report
+    assert "beleidsregel-uwv-terugvordering 3: 1; by uwv 1" in report
+    assert re.search(r"information refused under rule info-timeout-preparation-cjib \(cjib, "
+                     r"timeout_preparation\): 1 of 2", report)
+    # the demo plays every instrument, with short deadlines: generous under a loaded machine
     assert elapsed < 110, elapsed
     for url in ("/console", "/metrics", "/console/cases/"):
         assert url in out
     # no personal data in clear, and nothing left running
     assert DEMO_BSN not in out and DEMO_BSN not in done.stderr
+    hidden = [body["decision_text"] for body in case.deviations(date.today()).values()]
+    hidden += [str(case.INFORMATION["cjib"]["debt_total_cents"]), "48,200", "482.00",
+               *case.INFORMATION["cjib"]["debt_references"], case.SITUATION]
+    assert not [text for text in hidden if text in out]
     pids = child_pids(out)
     assert len(pids) == 8, pids  # the hub and seven adapters
     assert all(gone(pid) for pid in pids)
