@@ -351,6 +351,13 @@ def single(**kwargs: object) -> Cluster:
     return Cluster(1, role="s", **kwargs)  # type: ignore[arg-type]
 
 
+def _running(nodes: object) -> list[str]:
+    """The names of the running nodes in a management API ``/api/nodes`` answer."""
+    if not isinstance(nodes, list):
+        raise NodeError(f"unexpected /api/nodes answer: {nodes!r}")
+    return [str(n["name"]) for n in nodes if isinstance(n, dict) and n.get("running")]
+
+
 if __name__ == "__main__":  # python -m sandbox.nodes [N]: start, print, wait for Ctrl-C
     import sys
 
@@ -362,10 +369,3 @@ if __name__ == "__main__":  # python -m sandbox.nodes [N]: start, print, wait fo
                   f"management {n.management_port}, dir {n.base}", flush=True)
         with suppress(KeyboardInterrupt):
             signal.pause()
-
-
-def _running(nodes: object) -> list[str]:
-    """The names of the running nodes in a management API ``/api/nodes`` answer."""
-    if not isinstance(nodes, list):
-        raise NodeError(f"unexpected /api/nodes answer: {nodes!r}")
-    return [str(n["name"]) for n in nodes if isinstance(n, dict) and n.get("running")]

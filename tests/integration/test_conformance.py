@@ -28,6 +28,7 @@ from hub.core import topology
 from hub.ops.conformance import KitSettings, Report, render, run_conformance
 from hub.ops.conformance.checks import FAIL, PASS
 from hub.service import HubService
+from sandbox.processes import adapter_command, child_env, spawn
 from tests.conftest import amqp_url
 from tests.support.broken_adapter import DEFECTS, BrokenClient, broken_agency
 from tests.support.fake_backoffice import FakeBackOffice
@@ -214,11 +215,10 @@ async def test_the_command_passes_a_live_adapter_process_and_writes_junit(
     user = registry.participants["cjib"].broker_user
     base = {**os.environ, "MAATWERK_REGISTRY": str(registry_file),
             "MAATWERK_KEYS_DIR": str(keys_dir), "MAATWERK_LOG_LEVEL": "WARNING"}
-    adapter = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "run", "cjib", env={
-            **base, "AMQP_URL": amqp_url(user, passwords[user], vhost),
-            "BACKOFFICE_URL": office.url, "BACKOFFICE_TOKEN": TOKEN,
-            "MAATWERK_ADAPTER_STATE": str(tmp_path / "cjib")})
+    adapter = spawn("adapter-cjib", adapter_command("run", "cjib"), child_env(
+        base, AMQP_URL=amqp_url(user, passwords[user], vhost), BACKOFFICE_URL=office.url,
+        BACKOFFICE_TOKEN=TOKEN, MAATWERK_ADAPTER_STATE=str(tmp_path / "cjib")),
+        tmp_path / "adapter-cjib.log")
     junit = tmp_path / "reports" / "conformance.xml"
     try:
         kit_process = await asyncio.create_subprocess_exec(
@@ -228,8 +228,7 @@ async def test_the_command_passes_a_live_adapter_process_and_writes_junit(
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         output, _ = await asyncio.wait_for(kit_process.communicate(), timeout=90)
     finally:
-        adapter.terminate()
-        await adapter.wait()
+        await adapter.stop(grace=15)
     text = output.decode()
     assert kit_process.returncode == 0, text
     assert "CONFORMS" in text and "FAIL " not in text
