@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 
 import httpx
@@ -23,20 +22,6 @@ from sandbox import free_port
 from tests.conftest import FakeClock
 
 pytestmark = [pytest.mark.broker]
-
-
-@pytest.fixture
-def federation(keys_dir: Path, tmp_path: Path, registry_file: Path,
-               monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, bytes]:
-    """Own keys with a registry-authority key; the environment the trust CLI reads."""
-    own = Path(shutil.copytree(keys_dir, tmp_path / "keys"))
-    trust_file = tmp_path / "published" / "trust.json"
-    monkeypatch.setenv("MAATWERK_KEYS_DIR", str(own))
-    monkeypatch.setenv("MAATWERK_REGISTRY", str(registry_file))
-    monkeypatch.setenv("MAATWERK_TRUST_FILE", str(trust_file))
-    assert main(["trust", "authority"]) == 0
-    authority = read_public_entries(public_keys_path(own, trust.AUTHORITY))[0].raw
-    return own, trust_file, authority
 
 
 def _tampered(raw: bytes) -> bytes:

@@ -15,7 +15,6 @@ import pytest
 from hub.cli import main
 from hub.config import Settings
 from hub.contract import trust
-from hub.contract.keys import public_keys_path, read_public_entries
 from hub.contract.notary import notice_id
 from hub.contract.registry import Registry
 from hub.service import HubService
@@ -25,19 +24,6 @@ from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import collect, wait_for
 
 pytestmark = [pytest.mark.broker]
-
-
-@pytest.fixture
-def federation(keys_dir: Path, tmp_path: Path, registry_file: Path,
-               monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, bytes]:
-    own = Path(shutil.copytree(keys_dir, tmp_path / "keys"))
-    trust_file = tmp_path / "published" / "trust.json"
-    monkeypatch.setenv("MAATWERK_KEYS_DIR", str(own))
-    monkeypatch.setenv("MAATWERK_REGISTRY", str(registry_file))
-    monkeypatch.setenv("MAATWERK_TRUST_FILE", str(trust_file))
-    assert main(["trust", "authority"]) == 0
-    authority = read_public_entries(public_keys_path(own, trust.AUTHORITY))[0].raw
-    return own, trust_file, authority
 
 
 def _serial(hub: HubService) -> int | None:
