@@ -6,11 +6,12 @@ municipality decide and record in the loket's register, and the settlement whose
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from demo import case
+from demo.cast import Cast
 from demo.story import euro
 from hub.contract.agreements import (
     CALENDAR_ZONE,
@@ -20,20 +21,17 @@ from hub.contract.agreements import (
     load_agreements,
 )
 
-if TYPE_CHECKING:
-    from demo.play import Demo
-
 __all__ = ["koningsdag", "ladder"]
 
 
-async def ladder(demo: Demo, http: httpx.AsyncClient) -> None:
+async def ladder(demo: Cast, http: httpx.AsyncClient) -> None:
     await _escalation(demo, http)
     await _bridging_and_let(demo)
     await _deviations(demo, http)
     await _settlement(demo)
 
 
-async def _escalation(demo: Demo, http: httpx.AsyncClient) -> None:
+async def _escalation(demo: Cast, http: httpx.AsyncClient) -> None:
     story, gm, loket = demo.story, case.MUNICIPALITY, demo.desk
     story.step("The rent arrears cannot wait: escalation to the Landelijk Maatwerkloket")
     escalation = case.escalation()
@@ -53,7 +51,7 @@ async def _escalation(demo: Demo, http: httpx.AsyncClient) -> None:
                      30)
 
 
-async def _bridging_and_let(demo: Demo) -> None:
+async def _bridging_and_let(demo: Cast) -> None:
     story, gm, loket, cid = demo.story, case.MUNICIPALITY, demo.desk, demo.case_id
     story.step("Overbruggingsprocedure: the loket prefinances the rent arrears now")
     decision_id = await loket.decide_bridging(
@@ -78,7 +76,7 @@ async def _bridging_and_let(demo: Demo) -> None:
                                   and story.got(gm, "let.decision")), 30)
 
 
-async def _deviations(demo: Demo, http: httpx.AsyncClient) -> None:
+async def _deviations(demo: Cast, http: httpx.AsyncClient) -> None:
     story, gm, cid = demo.story, case.MUNICIPALITY, demo.case_id
     story.step("Afwijkingsbevoegdheid: UWV's manager stops the running deduction its rules kept; "
                "Zwolle's teamleider accepts a late application for special assistance. Both "
@@ -96,7 +94,7 @@ async def _deviations(demo: Demo, http: httpx.AsyncClient) -> None:
         story.got("loket", "deviation.record")) >= 2, 30)
 
 
-async def _settlement(demo: Demo) -> None:
+async def _settlement(demo: Cast) -> None:
     story, loket, cid = demo.story, demo.desk, demo.case_id
     story.step("Settlement: the loket asks UWV, the party the LET named, to repay by a due "
                "date; UWV books it but the date passes: the hub reminds UWV, then tells the "
@@ -132,7 +130,7 @@ async def _settlement(demo: Demo) -> None:
         story.got(case.MUNICIPALITY, "escalation.closed")), 30)
 
 
-def _repayment_notices(demo: Demo, type_name: str) -> list[dict[str, Any]]:
+def _repayment_notices(demo: Cast, type_name: str) -> list[dict[str, Any]]:
     return [d for d in demo.story.got("loket", type_name)
             if d["body"].get("message_type") == "bridging.settlement"]
 

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import TYPE_CHECKING
 
 import httpx
 
 from demo import case
-
-if TYPE_CHECKING:
-    from demo.play import Demo
+from demo.cast import Cast
 
 __all__ = ["opening"]
 
 
-async def opening(demo: Demo, http: httpx.AsyncClient, today: date) -> None:
+async def opening(demo: Cast, http: httpx.AsyncClient, today: date) -> None:
     story, gm = demo.story, case.MUNICIPALITY
     story.step("The maatwerkfunctionaris looks up the agencies' contact points in the "
                "Maatwerkregister (maatwerk-hub register list), and publishes Zwolle's new "
