@@ -91,35 +91,10 @@ class AuditRecord:
 COLUMNS = tuple(AuditRecord.__dataclass_fields__)
 """The columns of ``audit_log``, in the order of the record's fields."""
 _HASHED = tuple(c for c in COLUMNS if c != "hash")
-_SAFE_INT = 2 ** 53
-
-
-def _plain(value: Any) -> bool:
-    """A value whose JCS form is its ``json.dumps`` form (see :func:`canonical`)."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and isinstance(v, str)
-                   for k, v in value.items())
-    if isinstance(value, int):
-        return -_SAFE_INT < value < _SAFE_INT
-    return value is None or isinstance(value, str)
-
-
 def canonical(fields: dict[str, Any]) -> bytes:
-    """RFC 8785 (JCS) bytes of a record's fields, as :func:`canonicalize` makes them.
-
-    A record holds only strings, integers, None and one flat dict of strings. For those, JCS is
-    exactly ``json.dumps`` with sorted keys, no spaces and no ASCII escaping (both escape ``"``,
-    ``\\`` and the control characters alike, as ``\\n`` or lower-case ``\\u00xx``; keys are
-    ASCII, so UTF-16 and code point order agree), in a fifth of the time. Anything else (a float,
-    a big integer, a non-ASCII key, a lone surrogate) goes through :func:`canonicalize`.
-    """
-    if not all(k.isascii() and _plain(v) for k, v in fields.items()):
-        return canonicalize(fields)
-    try:
-        return json.dumps(fields, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate: let JCS refuse or handle it
-        return canonicalize(fields)
+    """RFC 8785 (JCS) bytes of a record's fields (:func:`canonicalize`, whose shortcut for plain
+    values is what a record holds: strings, integers, None and one flat dict of strings)."""
+    return canonicalize(fields)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ import json
 import struct
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.contract.canonical import JsonError, canonicalize, loads_strict
 
@@ -146,3 +149,38 @@ def test_loads_strict_refuses(raw: bytes, fragment: str) -> None:
 def test_loads_strict_refuses_deep_nesting() -> None:
     with pytest.raises(JsonError):
         loads_strict(b"[" * 100_000 + b"]" * 100_000)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2 ** 60), max_value=2 ** 60)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_values)
+def test_the_shortcut_gives_the_rfc8785_bytes(value: object) -> None:
+    """canonicalize() skips rfc8785 for plain values (json.dumps): the bytes must be the same,
+    and what rfc8785 refuses the shortcut refuses too."""
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(JsonError):
+            canonicalize(value)
+        return
+    assert canonicalize(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": [True, False, None, "x\u2028\x7f\x00\"\\/"], "é": 4.0},
+    {"n": 4.0}, {"n": 2 ** 53}, {"k": "\ud800"}, [{"z": {"y": "€😀"}}], "\U0010ffff"])
+def test_the_shortcut_and_its_fallbacks_agree_with_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(JsonError):
+            canonicalize(value)
+        return
+    assert canonicalize(value) == expected
