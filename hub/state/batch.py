@@ -70,7 +70,12 @@ class GroupCommit:
         """Transactions committed or failed so far (for tests and metrics)."""
         self._pending: list[_Item] = []
         self._full = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[None]] = set()  # held, so that no task is collected
+        self._workers = 0
+        """Workers still in their loop. Counted by the worker itself, without an await between
+        its last look at ``_pending`` and the count going down: a task's done-callback runs
+        later, and a step queued in between would find no worker to take it (and wait for the
+        next step to come along, which may never happen)."""
 
     async def run(self, step: Step[T]) -> T:
         """Run ``step`` in the next batch; return its result once its transaction committed."""
@@ -84,7 +89,8 @@ class GroupCommit:
         self._pending.append(item)
         if len(self._pending) >= self.max_items:
             self._full.set()
-        if len(self._running) < self.workers:
+        if self._workers < self.workers:
+            self._workers += 1
             task = asyncio.create_task(self._worker())
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -92,6 +98,12 @@ class GroupCommit:
         return done
 
     async def _worker(self) -> None:
+        try:
+            await self._take_batches()
+        finally:
+            self._workers -= 1
+
+    async def _take_batches(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
             wait = self._pending[0].queued_at + self.max_wait - loop.time()

@@ -156,3 +156,19 @@ async def test_claims_of_messages_in_flight_commit_together(db: Database) -> Non
     for envelope in envelopes:
         record = await plain.get(envelope.id)
         assert record is not None and record.status == PROCESSING
+
+
+async def test_a_step_queued_as_the_last_worker_ends_is_still_committed(db: Database) -> None:
+    """The caller of the last step of a batch runs again before the worker's task is done: a
+    step it queues at once must get a worker (before: it waited for the next caller, for ever
+    when none came)."""
+    group = GroupCommit(db, max_items=4, max_wait=0.0)
+
+    async def again() -> list[str]:
+        first = await group.run(write("first"))  # type: ignore[arg-type]
+        async with asyncio.timeout(5):  # not wait_for: its own task would start later
+            second = await group.run(write("second"))  # type: ignore[arg-type]
+        return [first, second]
+
+    assert await again() == ["first", "second"]
+    assert await probes(db) >= {"first", "second"}
