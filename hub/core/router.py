@@ -29,7 +29,9 @@ On a cluster (several broker nodes, :mod:`hub.core.failover`):
 
 Under load the record steps of the messages in flight are committed together (group commit,
 :mod:`hub.state.batch`: up to ``MAATWERK_BATCH_MAX`` steps or ``MAATWERK_BATCH_MS`` after the
-first). The order *per message* is unchanged, so the argument holds for each member of a batch:
+first), and so are the pipeline's claims (:class:`hub.state.seen.MessageStore` with ``claims``:
+a claim returns only after its batch committed, as it did alone). The order *per message* is
+unchanged, so the argument holds for each member of a batch:
 
 - a message's record step is queued only after its own publish was confirmed;
 - its caller gets back from the batch only after the batch's transaction **committed**, and only
