@@ -73,6 +73,7 @@ class RunResult:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     cpu: dict[str, float] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list, repr=False)  # ids sent, never arrived
 
     @property
     def rate(self) -> float:

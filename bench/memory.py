@@ -16,31 +16,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.environment import BenchEnv, bench_env, state_url_for
+from bench.environment import BROKER, BenchEnv, bench_env, state_url_for
 from bench.load import Inboxes, Publishers, add_load_arguments, run_path
 from bench.measure import rss_kib
 from bench.messages import MessageFactory
-from bench.processes import queue_depth, start_hub
+from bench.processes import account_for, queue_depth, start_hub
 from bench.report import machine, write_json
 from hub.contract import names
 from sandbox import Child
 
 
 async def drive(args: argparse.Namespace, env: BenchEnv, factory: MessageFactory, hub: Child,
-                t0: float, progress: list[int]) -> None:
+                state_url: str, t0: float, progress: list[int]) -> None:
     sent = 0
     async with Publishers(env, args.publishers) as publishers, Inboxes(env) as inboxes:
         while sent < args.count and time.perf_counter() - t0 < args.max_seconds:
             chunk = min(args.chunk, args.count - sent)
             result = await run_path("hub", factory.batch(chunk, args.publishers),
-                                    publishers, inboxes)
+                                    publishers, inboxes, limit=args.chunk_limit)
             sent += result.delivered
             progress[0] = sent
+            progress[1] = inboxes.others
             elapsed = time.perf_counter() - t0
             print(f"{elapsed:7.1f}s  {sent:9d} messages  rss {rss_kib(hub.pid) / 1024:7.1f}"
                   f" MiB  chunk {result.rate:6.1f} msg/s", flush=True)
             if result.delivered < chunk:
                 print("chunk incomplete; stopping")
+                print(await account_for(env, hub, state_url, result.missing,
+                                        BROKER.management_url), flush=True)
                 break
 
 
@@ -64,9 +67,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         interrupted = ""
         try:
             factory = MessageFactory(env, args.recipients, args.body_size)
-            progress = [0]
+            progress = [0, 0]  # messages delivered, other arrivals (reminders)
             try:
-                await drive(args, env, factory, hub, t0, progress)
+                await drive(args, env, factory, hub, state_url, t0, progress)
             except Exception as exc:  # the broker went away (restart by someone else?)
                 interrupted = f"{type(exc).__name__}: {exc}"
                 print(f"interrupted: {interrupted}; reporting what was measured")
@@ -92,6 +95,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         "end": round(end_kib / 1024, 1)},
             "sqlite_bytes": db_bytes,
             "dead_lettered": dead,
+            "other_arrivals": progress[1],
             "interrupted": interrupted,
             "samples_s_kib": samples,
         }
@@ -107,5 +111,8 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--chunk", type=int, default=5000, help="messages signed per chunk")
+    parser.add_argument("--chunk-limit", type=float, default=300.0,
+                        help="seconds to wait for a chunk's last arrival before the run stops "
+                             "and accounts for the messages still missing")
     add_load_arguments(parser)
     asyncio.run(main(parser.parse_args()))

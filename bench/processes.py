@@ -5,18 +5,25 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from uuid import UUID
 
 import aio_pika
 
 from bench.environment import BenchEnv
 from bench.topology import DELIVERY_LIMIT, RELAY_INBOUND
 from hub.contract import names
+from hub.ops.console import queue_depths
+from hub.state.database import open_database
+from hub.state.seen import MessageStore
 from sandbox import Child, child_env, hub_command, hub_env, spawn
 
-__all__ = ["hub_environment", "queue_depth", "start_hub", "start_relay", "wait_consumers"]
+__all__ = ["account_for", "hub_environment", "queue_depth", "start_hub", "start_relay",
+           "wait_consumers"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,3 +80,37 @@ async def queue_depth(env: BenchEnv, queue: str) -> int:
         q = await channel.declare_queue(queue, passive=True)
         assert q.declaration_result is not None
         return int(q.declaration_result.message_count)
+
+
+async def account_for(env: BenchEnv, hub: Child, state_url: str, missing: Sequence[str],
+                      management_url: str) -> str:
+    """Where the messages that did not arrive are: the vhost's queues (ready and unacknowledged),
+    the hub's record of the first few, the hub's log lines naming them; the log is kept in the
+    temp directory (the run's own is removed with the sandbox)."""
+    lines = [f"{len(missing)} messages did not arrive in time; the first: {list(missing[:3])}"]
+    try:
+        for depth in await queue_depths(management_url, env.vhost):
+            if depth.messages:
+                lines.append(f"  queue {depth.name}: ready {depth.ready}, unacknowledged "
+                             f"{depth.unacked}, consumers {depth.consumers}")
+    except Exception as exc:  # the diagnosis must not hide the result it explains
+        lines.append(f"  queues unavailable: {type(exc).__name__}: {exc}")
+    try:
+        db = await open_database(state_url)
+        try:
+            for message_id in missing[:5]:
+                record = await MessageStore(db).get(UUID(message_id))
+                lines.append(f"  hub record {message_id}: "
+                             + (f"{record.status} ({record.reason})" if record else "none"))
+        finally:
+            await db.close()
+    except Exception as exc:
+        lines.append(f"  hub state unavailable: {type(exc).__name__}: {exc}")
+    kept = Path(tempfile.mkdtemp(prefix="bench-shortfall-")) / hub.log.name
+    shutil.copy(hub.log, kept)
+    wanted = set(missing[:5])
+    with kept.open(errors="replace") as log:
+        named = [line.rstrip() for line in log if any(m in line for m in wanted)]
+    lines += [f"  log: {line[:300]}" for line in named[:20]]
+    lines.append(f"  the hub's log is kept at {kept}")
+    return "\n".join(lines)
