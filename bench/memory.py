@@ -84,15 +84,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await hub.stop()
         seconds = time.perf_counter() - t0
         peak_kib = max(kib for _, kib in samples)
-        report = {
+        rss = {"start": round(start_kib / 1024, 1), "peak": round(peak_kib / 1024, 1),
+               "end": round(end_kib / 1024, 1)}
+        report: dict[str, Any] = {
             "benchmark": "memory",
             "machine": machine(),
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "messages": sent,
             "seconds": round(seconds, 1),
             "msg_per_s": round(sent / seconds, 1),
-            "rss_mib": {"start": round(start_kib / 1024, 1), "peak": round(peak_kib / 1024, 1),
-                        "end": round(end_kib / 1024, 1)},
+            "rss_mib": rss,
             "sqlite_bytes": db_bytes,
             "dead_lettered": dead,
             "other_arrivals": progress[1],
@@ -100,8 +101,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "samples_s_kib": samples,
         }
     print(f"\n{sent} messages in {seconds:.0f}s ({report['msg_per_s']} msg/s); hub RSS start "
-          f"{report['rss_mib']['start']} MiB, peak {report['rss_mib']['peak']} MiB, end "
-          f"{report['rss_mib']['end']} MiB; state {db_bytes / 1e6:.1f} MB; dead-lettered {dead}")
+          f"{rss['start']} MiB, peak {rss['peak']} MiB, end {rss['end']} MiB; state "
+          f"{db_bytes / 1e6:.1f} MB; dead-lettered {dead}; other arrivals (reminders) "
+          f"{report['other_arrivals']}")
     write_json(args.json, report)
     return report
 

@@ -63,7 +63,7 @@ async def wait_consumers(env: BenchEnv, queue: str, count: int, proc: Child,
         while True:
             q = await channel.declare_queue(queue, passive=True)
             assert q.declaration_result is not None
-            if q.declaration_result.consumer_count >= count:
+            if (q.declaration_result.consumer_count or 0) >= count:
                 return
             if not proc.running:
                 raise RuntimeError(f"{proc.name} exited: see {proc.log}\n"
@@ -79,7 +79,7 @@ async def queue_depth(env: BenchEnv, queue: str) -> int:
         channel = await connection.channel()
         q = await channel.declare_queue(queue, passive=True)
         assert q.declaration_result is not None
-        return int(q.declaration_result.message_count)
+        return int(q.declaration_result.message_count or 0)
 
 
 async def account_for(env: BenchEnv, hub: Child, state_url: str, missing: Sequence[str],

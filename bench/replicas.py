@@ -70,10 +70,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await hub_a.stop()
 
     def median(replicas: int) -> float:
-        return round(statistics.median(r["msg_per_s"] for r in rows
-                                       if r["replicas"] == replicas), 1)
+        return round(float(statistics.median(r["msg_per_s"] for r in rows
+                                             if r["replicas"] == replicas)), 1)
 
-    report = {
+    report: dict[str, Any] = {
         "benchmark": "replicas",
         "machine": info,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

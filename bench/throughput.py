@@ -94,7 +94,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             hub_rc = await hub.stop()
             await relay.stop()
-        report = {
+        report: dict[str, Any] = {
             "benchmark": "throughput",
             "machine": machine(),
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
