@@ -80,14 +80,13 @@ class Watcher:
                 gauge.clear()
             return
         self.metrics.gauges_leader.set(1)
-        for gauge, items in ((self.metrics.overdue, await self.ledger.overdue()),
-                             (self.metrics.late, await self.ledger.late(now))):
+        for gauge, counts in ((self.metrics.overdue, await self.ledger.overdue_counts()),
+                              (self.metrics.late, await self.ledger.late_counts(now)),
+                              (self.metrics.active_timeouts,
+                               await timeouts.count_active(self.ledger.db))):
             gauge.clear()
-            for item in items:
-                gauge.labels(item.recipient).inc()
-        self.metrics.active_timeouts.clear()
-        for agency, count in (await timeouts.count_active(self.ledger.db)).items():
-            self.metrics.active_timeouts.labels(agency).set(count)
+            for label, count in counts.items():
+                gauge.labels(label).set(count)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

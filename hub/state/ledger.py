@@ -94,6 +94,9 @@ class _Miss:
     mark: str  # marks one of them, only if no replica did before
 
 
+SWEEP_PAGE = 500
+"""Missed deadlines read per page by the watcher (:meth:`Ledger.remind_due`, ``escalate_due``)."""
+
 _FIRST_MISS = _Miss(
     due="SELECT * FROM expectations WHERE fulfilled_at IS NULL AND reminded_at IS NULL "
         "AND deadline <= $1",
@@ -222,22 +225,33 @@ class Ledger:
     async def _on_miss(self, now: datetime, miss: _Miss, notice: str,
                        recipients: Callable[[Expectation], list[str]]) -> int:
         """For each expectation past ``miss``: mark it (once, whichever replica wins) and queue
-        the notices, in one transaction."""
+        the notices, in one transaction. Read a page of ``SWEEP_PAGE`` at a time, earliest
+        deadline first, so that a backlog (an agency silent for hours) is never held in memory
+        at once; the next page is read while the last one marked something."""
         made = 0
-        for row in await self.db.fetch(miss.due, to_ms(now)):
-            item = Expectation.from_row(row)
-            try:
-                async with self.db.transaction() as tx:
-                    if await tx.execute(miss.mark, item.message_id, item.awaited, to_ms(now)):
-                        for to in recipients(item):
-                            await self._notice(tx, notice, to, item, now)
-                        made += 1
-            except StoreUnavailableError:
-                raise
-            except Exception:  # one bad row must not stop every other deadline
-                log.exception("cannot act on missed %s of %s; skipped", item.awaited,
-                              item.message_id)
-        return made
+        while True:
+            rows = await self.db.fetch(f"{miss.due} ORDER BY deadline LIMIT $2", to_ms(now),
+                                       SWEEP_PAGE)
+            marked = 0
+            for row in rows:
+                item = Expectation.from_row(row)
+                try:
+                    async with self.db.transaction() as tx:
+                        if await tx.execute(miss.mark, item.message_id, item.awaited,
+                                            to_ms(now)):
+                            for to in recipients(item):
+                                await self._notice(tx, notice, to, item, now)
+                            marked += 1
+                except StoreUnavailableError:
+                    raise
+                except Exception:  # one bad row must not stop every other deadline
+                    log.exception("cannot act on missed %s of %s; skipped", item.awaited,
+                                  item.message_id)
+            made += marked
+            # A short page was the last; a page with nothing marked is all rows that another
+            # replica took meanwhile or that fail (read again on the next tick, not now).
+            if len(rows) < SWEEP_PAGE or not marked:
+                return made
 
     async def _notice(self, tx: Database, type_name: str, to: str, item: Expectation,
                       now: datetime) -> None:
@@ -258,8 +272,11 @@ class Ledger:
     async def overdue(self) -> list[Expectation]:
         return await overdue(self.db)
 
-    async def late(self, now: datetime) -> list[Expectation]:
-        return await late(self.db, now)
+    async def overdue_counts(self) -> dict[str, int]:
+        return await count_overdue(self.db)
+
+    async def late_counts(self, now: datetime) -> dict[str, int]:
+        return await count_late(self.db, now)
 
 
 # -- reading (no key needed) -----------------------------------------------------------------------
@@ -278,12 +295,21 @@ async def overdue(db: Database) -> list[Expectation]:
     return [Expectation.from_row(r) for r in rows]
 
 
-async def late(db: Database, now: datetime) -> list[Expectation]:
-    """Open expectations past their deadline (reminded or not)."""
+async def count_overdue(db: Database) -> dict[str, int]:
+    """Escalated and still missing answers per late participant (the gauge): counted by the
+    database, however many there are."""
     rows = await db.fetch(
-        "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND deadline <= $1 "
-        "ORDER BY deadline", to_ms(now))
-    return [Expectation.from_row(r) for r in rows]
+        "SELECT recipient, COUNT(*) AS n FROM expectations WHERE fulfilled_at IS NULL "
+        "AND escalated_at IS NOT NULL GROUP BY recipient")
+    return {r["recipient"]: int(r["n"]) for r in rows}
+
+
+async def count_late(db: Database, now: datetime) -> dict[str, int]:
+    """Open expectations past their deadline per late participant (the gauge)."""
+    rows = await db.fetch(
+        "SELECT recipient, COUNT(*) AS n FROM expectations WHERE fulfilled_at IS NULL "
+        "AND deadline <= $1 GROUP BY recipient", to_ms(now))
+    return {r["recipient"]: int(r["n"]) for r in rows}
 
 
 # -- retention (:mod:`hub.state.retention`) -------------------------------------------------------

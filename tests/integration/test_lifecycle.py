@@ -18,6 +18,7 @@ from hub.contract.registry import Registry
 from hub.ops.http import build_app
 from hub.ops.status import render
 from hub.service import HubService
+from hub.state import ledger as ledger_module
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import case_of, timeout_request_body, wait_for
 
@@ -330,3 +331,45 @@ async def test_a_register_query_opens_no_deadline_and_reminders_still_flow(
     status = await case_of(hub, CASE)
     line = next(m for m in status.messages if m.type == "register.query")
     assert line.answers == []  # the hub answered at once; nothing to wait for
+
+
+async def test_a_backlog_of_missed_deadlines_is_read_page_by_page_in_one_sweep(
+    start_hub: HubFactory, client: ClientFactory, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agency silent for hours leaves a backlog of missed deadlines: the watcher reads it a
+    page at a time (never all rows at once: a million-message run grew the hub by 37 MiB doing
+    that) and still reminds every one in the same sweep, once; the gauges count in the database."""
+    monkeypatch.setattr(ledger_module, "SWEEP_PAGE", 2)
+    hub = await start_hub(agreements=fast(receipt=3600, response=7200), watch_seconds=3600)
+    gm, svb = await client("gm0193"), await client("svb")
+    svb_got: list[Delivery] = []
+    await svb.consume(recorder(svb_got))  # the SDK's receipts, never an answer
+    for n in range(5):
+        await gm.send(gm.message(type="timeout.request", recipient="svb", case_id=f"ZW-P{n}",
+                                 body=timeout_request_body("svb")))
+    await wait_for(lambda: len(svb_got) == 5)
+    clock.advance(hours=3)
+    for _ in range(100):  # the five receipts recorded: only the answers are late
+        if await hub.ledger.late_counts(clock()) == {"svb": 5}:
+            break
+        await asyncio.sleep(0.1)
+    assert await hub.ledger.late_counts(clock()) == {"svb": 5}
+
+    pages: list[int] = []
+    fetch = hub.ledger.db.fetch
+
+    async def counted(sql: str, *args: Any) -> list[Any]:
+        rows: list[Any] = await fetch(sql, *args)
+        if "reminded_at IS NULL" in sql:
+            pages.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(hub.ledger.db, "fetch", counted)
+    assert await hub.ledger.remind_due(clock()) == 5
+    assert pages == [2, 2, 1]
+    assert await hub.ledger.remind_due(clock()) == 0
+    await hub.watcher.tick()  # sends the outbox and sets the gauges
+    metrics = hub.metrics.exposition().decode()
+    assert 'maatwerk_late{participant="svb"} 5.0' in metrics
+    await wait_for(lambda: len(of_type(svb_got, "notice.reminder")) == 5)
