@@ -39,13 +39,18 @@ async def add(db: Database, envelope: Envelope, raw: bytes) -> bool:
     return bool(inserted)
 
 
-async def claim_pending(db: Database, replica: str, limit: int = 100) -> list[OutboxItem]:
+PAGE = 100
+"""Rows claimed at a time by :func:`claim_pending` (the router sends page after page)."""
+
+
+async def claim_pending(db: Database, replica: str, limit: int | None = None
+                        ) -> list[OutboxItem]:
     """Claim up to ``limit`` unsent rows whose lease is free or expired."""
     now = now_ms()
     rows = await db.fetch(
         "SELECT id, type, recipient, body FROM outbox WHERE sent_at IS NULL "
         "AND (claimed_at IS NULL OR claimed_at < $1) ORDER BY created_at LIMIT $2",
-        now - LEASE_MS, limit,
+        now - LEASE_MS, PAGE if limit is None else limit,
     )
     claimed = []
     for row in rows:

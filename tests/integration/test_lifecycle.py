@@ -19,6 +19,7 @@ from hub.ops.http import build_app
 from hub.ops.status import render
 from hub.service import HubService
 from hub.state import ledger as ledger_module
+from hub.state import outbox as outbox_module
 from tests.conftest import ClientFactory, FakeClock
 from tests.helpers import case_of, timeout_request_body, wait_for
 
@@ -339,8 +340,10 @@ async def test_a_backlog_of_missed_deadlines_is_read_page_by_page_in_one_sweep(
 ) -> None:
     """An agency silent for hours leaves a backlog of missed deadlines: the watcher reads it a
     page at a time (never all rows at once: a million-message run grew the hub by 37 MiB doing
-    that) and still reminds every one in the same sweep, once; the gauges count in the database."""
+    that) and still reminds every one in the same sweep, once; the gauges count in the database;
+    one tick sends the whole outbox page after page (one page a tick drained 20 a second)."""
     monkeypatch.setattr(ledger_module, "SWEEP_PAGE", 2)
+    monkeypatch.setattr(outbox_module, "PAGE", 3)
     hub = await start_hub(agreements=fast(receipt=3600, response=7200), watch_seconds=3600)
     gm, svb = await client("gm0193"), await client("svb")
     svb_got: list[Delivery] = []
@@ -369,7 +372,9 @@ async def test_a_backlog_of_missed_deadlines_is_read_page_by_page_in_one_sweep(
     assert await hub.ledger.remind_due(clock()) == 5
     assert pages == [2, 2, 1]
     assert await hub.ledger.remind_due(clock()) == 0
-    await hub.watcher.tick()  # sends the outbox and sets the gauges
+    assert hub.watcher is not None
+    await hub.watcher.tick()  # the gauges, and the whole outbox in pages of three
     metrics = hub.metrics.exposition().decode()
     assert 'maatwerk_late{participant="svb"} 5.0' in metrics
+    assert 'maatwerk_hub_messages_sent_total{type="notice.reminder"} 10.0' in metrics  # + copies
     await wait_for(lambda: len(of_type(svb_got, "notice.reminder")) == 5)
