@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import aio_pika
 
 from adapters.sdk import Delivery, HubClient
 from hub.config import Settings
+from hub.contract import names
 from sandbox import Child, child_env, hub_command, hub_env, spawn
 
 BSN = "123456782"  # passes the elfproef; fictional
@@ -72,22 +73,29 @@ def body_of(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
     return result
 
 
-async def wait_for_queue(url: str, queue: str, timeout: float = 30.0) -> None:
-    """Wait until ``queue`` exists (a hub started in another process has declared it)."""
+async def wait_for_queues(url: str, queues: Iterable[str], timeout: float = 30.0) -> None:
+    """Wait until every one of ``queues`` exists (a hub started in another process declares
+    them one after another, in registry order: waiting for one says nothing of the others)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while True:
-        connection = await aio_pika.connect(url)
-        try:
-            channel = await connection.channel()
-            await channel.declare_queue(queue, passive=True)
-            return
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-        finally:
-            await connection.close()
+    for queue in queues:
+        while True:
+            connection = await aio_pika.connect(url)
+            try:
+                channel = await connection.channel()
+                await channel.declare_queue(queue, passive=True)
+                break
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+            finally:
+                await connection.close()
+
+
+def inboxes(*participants: str) -> list[str]:
+    """The inbox queue names of ``participants``."""
+    return [names.inbox(p) for p in participants]
 
 
 async def collect(client: HubClient, *types: str) -> list[Delivery]:

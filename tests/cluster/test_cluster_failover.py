@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 
 from hub.config import Settings
-from hub.contract import names
 from sandbox import nodes
 from tests.cluster.conftest import ClusterClients
-from tests.helpers import start_hub, wait_for_queue
+from tests.helpers import inboxes, start_hub, wait_for_queues
 from tests.resilience.common import (
     COUNT,
     Tally,
@@ -90,7 +89,8 @@ async def stream_with_fault(
     tally, pauses = Tally(), None
     stopped: nodes.Node | None = None
     try:
-        await wait_for_queue(cluster.nodes[0].amqp_url(vhost=vhost), names.inbox("uwv"), 60)
+        await wait_for_queues(cluster.nodes[0].amqp_url(vhost=vhost), inboxes(*AGENCIES, "gm0193"),
+                              60)
         gm = await clients.make("gm0193", prefetch=16)
         recipients = [await clients.make(a, receipts=False) for a in AGENCIES]
         for recipient in recipients:

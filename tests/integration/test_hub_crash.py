@@ -9,9 +9,8 @@ import pytest
 
 from adapters.sdk import Delivery
 from hub.config import Settings
-from hub.contract import names
 from tests.conftest import ClientFactory
-from tests.helpers import start_hub, timeout_request_body, wait_for, wait_for_queue
+from tests.helpers import inboxes, start_hub, timeout_request_body, wait_for, wait_for_queues
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -24,7 +23,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     log = tmp_path / "hub.log"
     process = start_hub(hub_settings, registry_file, log)
     try:
-        await wait_for_queue(hub_settings.amqp_url, names.inbox("cjib"))
+        await wait_for_queues(hub_settings.amqp_url, inboxes("cjib", "gm0193"))
         gm, cjib = await client("gm0193"), await client("cjib")
         handled: list[str] = []
 

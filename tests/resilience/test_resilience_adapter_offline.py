@@ -17,7 +17,7 @@ import pytest
 from adapters.sdk import Delivery
 from hub.config import Settings
 from hub.contract import names
-from tests.helpers import start_hub, wait_for_queue
+from tests.helpers import inboxes, start_hub, wait_for_queues
 from tests.resilience.common import (
     COUNT,
     Tally,
@@ -62,7 +62,7 @@ async def test_adapter_offline_then_back_with_same_state_gets_everything_once(
     log = tmp_path / "hub.log"
     process = start_hub(hub_settings, registry_file, log)
     try:
-        await wait_for_queue(hub_settings.amqp_url, names.inbox("duo"))
+        await wait_for_queues(hub_settings.amqp_url, inboxes("duo", "gm0193"))
         await scenario(hub_settings, clients, started)
         assert await stop_gracefully(process) == 0, log.read_text()[-3000:]
     finally:

@@ -20,14 +20,13 @@ import pytest
 
 from adapters.sdk import HubClient
 from hub.config import Settings
-from hub.contract import names
 from hub.contract.registry import Registry
 from hub.core.broker_admin import BrokerAdmin, Permissions
 from hub.service import HubService
 from sandbox import nodes
 from tests.cluster.conftest import ClusterClients, make_vhost
 from tests.conftest import FakeClock
-from tests.helpers import start_hub, timeout_request_body, wait_for, wait_for_queue
+from tests.helpers import inboxes, start_hub, timeout_request_body, wait_for, wait_for_queues
 from tests.integration.test_adapters import received, start_agency, start_municipality
 from tests.resilience.common import (
     COUNT,
@@ -85,7 +84,7 @@ async def test_broker_restarted_mid_stream_loses_nothing(
     process = start_hub(settings, registry_file, log)
     tally = Tally()
     try:
-        await wait_for_queue(settings.amqp_url, names.inbox("uwv"))
+        await wait_for_queues(settings.amqp_url, inboxes(*AGENCIES, "gm0193"))
         gm = await node_clients.make("gm0193", prefetch=16)
         recipients = [await node_clients.make(a, prefetch=16) for a in AGENCIES]
         for recipient in recipients:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import Settings
-from hub.contract import names
-from tests.helpers import start_hub, wait_for_queue
+from tests.helpers import inboxes, start_hub, wait_for_queues
 from tests.resilience.common import (
     COUNT,
     Tally,
@@ -39,7 +38,7 @@ async def test_hub_sigkilled_twice_mid_stream_loses_nothing(
     tally = Tally()
     kills: list[int] = []
     try:
-        await wait_for_queue(hub_settings.amqp_url, names.inbox("duo"))
+        await wait_for_queues(hub_settings.amqp_url, inboxes(*AGENCIES, "gm0193"))
         gm = await clients.make("gm0193")
         recipients = [await clients.make(a) for a in AGENCIES]
         for recipient in recipients:
