@@ -254,5 +254,5 @@ def _outside_transaction(db: Database) -> bool:
     if isinstance(db, PostgresDatabase):
         return True
     if isinstance(db, SqliteDatabase):
-        return not db._in_tx
+        return not db.in_transaction
     return False

@@ -1,0 +1,70 @@
+"""The database seam (hub.state.database): a statement of one task never lands inside a
+transaction another task holds open, on SQLite (one connection, a lock) as on PostgreSQL (a pool).
+On SQLite it used to: a shared "in a transaction" flag let any task's statement run straight
+through the open transaction, and be rolled back with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.contract.errors import HubError
+from hub.state.database import Database, open_database
+from hub.state.health import record_probe
+from hub.state.migrations import migrate
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(state_url: str) -> AsyncIterator[Database]:
+    database = await open_database(state_url)
+    await migrate(database)
+    yield database
+    await database.close()
+
+
+async def replicas(db: Database) -> set[str]:
+    return {r["replica"] for r in await db.fetch("SELECT replica FROM hub_health")}
+
+
+async def test_another_tasks_write_survives_a_transaction_rolled_back_meanwhile(
+        db: Database) -> None:
+    opened, written = asyncio.Event(), asyncio.Event()
+
+    async def rolled_back() -> None:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await record_probe(tx, "inside", NOW)
+                opened.set()
+                await asyncio.sleep(0.3)  # the other task writes now, or waits its turn
+                raise RuntimeError("roll back")
+
+    async def outside() -> None:
+        await opened.wait()
+        await record_probe(db, "outside", NOW)
+        written.set()
+
+    await asyncio.wait_for(asyncio.gather(rolled_back(), outside()), 30)
+    assert written.is_set()
+    assert await replicas(db) == {"outside"}
+
+
+async def test_the_owner_runs_its_own_statements_through_the_transaction(db: Database) -> None:
+    async with db.transaction():
+        await record_probe(db, "mine", NOW)  # the same task, on the outer handle: no deadlock
+        assert await replicas(db) == {"mine"}
+    assert await replicas(db) == {"mine"}
+
+
+async def test_a_nested_transaction_is_refused_not_deadlocked(
+        db: Database, state_url: str) -> None:
+    if not state_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's outer handle opens a new connection per transaction")
+    async with db.transaction():
+        with pytest.raises(HubError, match="nested"):
+            async with asyncio.timeout(5), db.transaction():
+                pass
