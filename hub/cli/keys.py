@@ -50,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "running hubs pick the change up within MAATWERK_RELOAD_SECONDS. With the registry "
         "authority key in KEYS_DIR/private/, the trust document is re-signed and published.")
     rev.add_argument("participant", metavar="PARTICIPANT")
-    rev.add_argument("kid", metavar="KID")
+    rev.add_argument("kid", metavar="KID", help="the key's kid; a kid may begin with '-' "
+                     "(base64url), so put it last, after '--': keys revoke cjib --at TIME -- KID")
     rev.add_argument("--at", type=_time, help="ISO 8601 time of the revocation (default: now)")
     rev.add_argument("--keys-dir", type=Path, help="default: $MAATWERK_KEYS_DIR or ./keys")
     rev.set_defaults(handler=_revoke)

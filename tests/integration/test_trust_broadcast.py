@@ -153,7 +153,7 @@ async def test_rotate_revoke_and_suspend_re_sign_and_the_hub_broadcasts(
         assert len(cjib_keys) == 2  # the rotation's new key is in the broadcast document
         old = cjib_keys[0].kid
 
-        assert await asyncio.to_thread(main, ["keys", "revoke", "cjib", old]) == 0
+        assert await asyncio.to_thread(main, ["keys", "revoke", "cjib", "--", old]) == 0
         await wait_for(lambda: serials() == [1, 2], timeout=10)
         document = trust.verify(json.dumps(got[1].envelope.body.document).encode(),  # type: ignore
                                 authority, now=clock())
