@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,21 @@ Row = dict[str, Any]
 log = logging.getLogger("maatwerk.state")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def to_ms(moment: datetime) -> int:
-    """A moment as stored: epoch milliseconds."""
-    return int(moment.timestamp() * 1000)
+    """A moment as stored: epoch milliseconds (floor), in integers: ``timestamp() * 1000`` in
+    floating point read 1.001 s as 1000 ms, so a stored time read back and written again lost a
+    millisecond (and a page key of ``/overdue`` pointed before its own row)."""
+    aware = moment if moment.tzinfo is not None else moment.astimezone(UTC)
+    return (aware - _EPOCH) // _MS
 
 
 def from_ms(ms: int | None) -> datetime | None:
     """A stored time (epoch milliseconds) as an aware UTC datetime; ``None`` stays ``None``."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return None if ms is None else _EPOCH + ms * _MS
 
 
 def now_ms() -> int:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.contract.errors import HubError
-from hub.state.database import Database, open_database
+from hub.state import ledger
+from hub.state.database import Database, from_ms, open_database, to_ms
 from hub.state.health import record_probe
 from hub.state.migrations import migrate
 
@@ -68,3 +69,32 @@ async def test_a_nested_transaction_is_refused_not_deadlocked(
         with pytest.raises(HubError, match="nested"):
             async with asyncio.timeout(5), db.transaction():
                 pass
+
+
+async def test_overdue_answers_page_by_key_on_either_backend(db: Database) -> None:
+    """Keyset paging of the overdue list (``/overdue``): deadline, then message id, then awaited;
+    equal deadlines split across pages are neither lost nor repeated."""
+    for i in range(5):
+        await db.execute(
+            "INSERT INTO expectations (message_id, awaited, message_type, case_id, "
+            "conversation_id, sender, recipient, routed_at, deadline, grace_ms, escalated_at) "
+            "VALUES ($1, 'response', 'timeout.request', $2, 'c', 'gm0193', 'uwv', 0, $3, 0, 1)",
+            f"m{i}", f"ZW-{i}", 1000 + i // 2)
+    seen: list[str] = []
+    page = await ledger.overdue(db, limit=2)
+    for _ in range(5):
+        seen += [e.message_id for e in page]
+        if len(page) < 2:
+            break
+        page = await ledger.overdue(db, limit=2, after=ledger.overdue_key(page[-1]))
+    assert seen == ["m0", "m1", "m2", "m3", "m4"]
+
+
+def test_a_stored_time_read_back_is_the_same_millisecond() -> None:
+    """``to_ms(from_ms(ms)) == ms`` for every millisecond (in floating point 1,001 came back as
+    1,000), and a moment between two milliseconds is stored as the earlier one."""
+    for ms in [*range(0, 5000), 1_796_000_000_001, 1_796_000_000_999, 4_102_444_800_123]:
+        moment = from_ms(ms)
+        assert moment is not None and to_ms(moment) == ms
+    assert to_ms(datetime(2026, 12, 1, 12, 0, 0, 999_999, tzinfo=UTC)) % 1000 == 999
+    assert from_ms(None) is None
