@@ -50,7 +50,7 @@ from hub.state.batch import group_commit
 from hub.state.config_versions import Active
 from hub.state.database import Database, SqliteDatabase, StateTimeouts, open_database
 from hub.state.deviations import KnelpuntenReport
-from hub.state.ledger import Expectation, Ledger
+from hub.state.ledger import OVERDUE_PAGE, Expectation, Ledger, OverdueKey
 from hub.state.migrations import migrate
 from hub.state.seen import MessageStore
 from hub.telemetry.metrics import HubMetrics
@@ -331,8 +331,9 @@ class HubService:
         assert self._db is not None, "start() first"
         return await case_status(self._db, case_id, self.clock())
 
-    async def overdue(self) -> list[Expectation]:
-        return await self.ledger.overdue()
+    async def overdue(self, *, limit: int = OVERDUE_PAGE,
+                      after: OverdueKey | None = None) -> list[Expectation]:
+        return await self.ledger.overdue(limit=limit, after=after)
 
     async def knelpunten(self) -> KnelpuntenReport:
         assert self._db is not None, "start() first"

@@ -19,7 +19,7 @@ from hub.ops.auth import TokenAuth
 from hub.ops.console import Console
 from hub.ops.status import CaseStatus
 from hub.state.deviations import KnelpuntenReport
-from hub.state.ledger import Expectation
+from hub.state.ledger import OVERDUE_PAGE, OVERDUE_PAGE_MAX, Expectation, OverdueKey, overdue_key
 from hub.telemetry.metrics import HubMetrics
 
 
@@ -28,7 +28,7 @@ class Views(Protocol):
 
     async def case(self, case_id: str) -> CaseStatus: ...
 
-    async def overdue(self) -> list[Expectation]: ...
+    async def overdue(self, *, limit: int, after: OverdueKey | None) -> list[Expectation]: ...
 
     async def knelpunten(self) -> KnelpuntenReport: ...
     @property
@@ -80,12 +80,21 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
                         media_type="application/json")
 
     async def overdue(request: Request) -> Response:
+        """One page, earliest deadline first: ``?limit=`` (default 100, at most 1000) and
+        ``?after=`` the ``next`` of the page before; ``next`` is null on the last page."""
+        try:
+            limit, after = page_of(request)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        page = await views.overdue(limit=limit, after=after)
         items = [{"message_id": i.message_id, "message_type": i.message_type,
                   "case_id": i.case_id, "awaited": i.awaited, "late_participant": i.recipient,
                   "sender": i.sender, "deadline": i.deadline.isoformat(),
                   "escalated_at": i.escalated_at.isoformat() if i.escalated_at else None}
-                 for i in await views.overdue()]
-        return JSONResponse({"overdue": items})
+                 for i in page]
+        more = len(page) == limit
+        return JSONResponse({"overdue": items,
+                             "next": cursor(overdue_key(page[-1])) if more else None})
 
     async def knelpunten(request: Request) -> Response:
         """The LET's knelpunten report: counts per rule and organisation, no personal data."""
@@ -103,3 +112,25 @@ def build_app(metrics: HubMetrics, readiness: Callable[[], dict[str, bool]],
         Route("/reports/knelpunten", knelpunten),
         *(console.routes() if console is not None else []),
     ])
+
+
+def page_of(request: Request) -> tuple[int, OverdueKey | None]:
+    """``limit`` and ``after`` of a paged request; ValueError saying what is wrong."""
+    raw = request.query_params.get("limit", str(OVERDUE_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= OVERDUE_PAGE_MAX:
+        raise ValueError(f"limit must be a whole number from 1 to {OVERDUE_PAGE_MAX}")
+    after = request.query_params.get("after")
+    return int(raw), (parse_cursor(after) if after else None)
+
+
+def cursor(key: OverdueKey) -> str:
+    """A page's end as ``next``: ``DEADLINE_MS:MESSAGE_ID:AWAITED``."""
+    return ":".join(str(part) for part in key)
+
+
+def parse_cursor(text: str) -> OverdueKey:
+    deadline, _, rest = text.partition(":")
+    message_id, _, awaited = rest.partition(":")
+    if not deadline.isdigit() or not message_id or not awaited:
+        raise ValueError("after must be the 'next' of the page before")
+    return int(deadline), message_id, awaited

@@ -44,6 +44,13 @@ from hub.state.database import Database, Row, StoreUnavailableError, from_ms, to
 from hub.state.seen import DELIVERED, PROCESSED, ROUTED, MessageStore
 
 log = logging.getLogger("maatwerk.ledger")
+
+OVERDUE_PAGE, OVERDUE_PAGE_MAX = 100, 1000
+"""Overdue answers per page by default, and at most (``/overdue?limit=``)."""
+
+OverdueKey = tuple[int, str, str]
+"""Where a page of overdue answers ends: (deadline in ms, message id, awaited)."""
+
 RECEIPT = "receipt"
 RESPONSE = "response"
 
@@ -269,8 +276,9 @@ class Ledger:
             await self.audit.append(
                 audit_events.entry_for_hub_message(envelope, raw, self.audit.hash_key), tx)
 
-    async def overdue(self) -> list[Expectation]:
-        return await overdue(self.db)
+    async def overdue(self, *, limit: int = OVERDUE_PAGE,
+                      after: OverdueKey | None = None) -> list[Expectation]:
+        return await overdue(self.db, limit=limit, after=after)
 
     async def overdue_counts(self) -> dict[str, int]:
         return await count_overdue(self.db)
@@ -287,11 +295,25 @@ async def expectations_of_case(db: Database, case_id: str) -> list[Expectation]:
     return [Expectation.from_row(r) for r in rows]
 
 
-async def overdue(db: Database) -> list[Expectation]:
-    """Answers escalated to the Maatwerkloket and still missing."""
-    rows = await db.fetch(
-        "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
-        "ORDER BY deadline")
+def overdue_key(expectation: Expectation) -> OverdueKey:
+    return (to_ms(expectation.deadline), expectation.message_id, expectation.awaited)
+
+
+async def overdue(db: Database, *, limit: int = OVERDUE_PAGE,
+                  after: OverdueKey | None = None) -> list[Expectation]:
+    """Answers escalated to the Maatwerkloket and still missing, earliest deadline first, one
+    page of at most ``limit`` after the key ``after`` (keyset paging: a page costs the same
+    however far into the list it is)."""
+    limit = max(1, min(limit, OVERDUE_PAGE_MAX))
+    if after is None:
+        rows = await db.fetch(
+            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
+            "ORDER BY deadline, message_id, awaited LIMIT $1", limit)
+    else:
+        rows = await db.fetch(
+            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
+            "AND (deadline, message_id, awaited) > ($1, $2, $3) "
+            "ORDER BY deadline, message_id, awaited LIMIT $4", *after, limit)
     return [Expectation.from_row(r) for r in rows]
 
 

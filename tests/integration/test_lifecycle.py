@@ -378,3 +378,48 @@ async def test_a_backlog_of_missed_deadlines_is_read_page_by_page_in_one_sweep(
     assert 'maatwerk_late{participant="svb"} 5.0' in metrics
     assert 'maatwerk_hub_messages_sent_total{type="notice.reminder"} 10.0' in metrics  # + copies
     await wait_for(lambda: len(of_type(svb_got, "notice.reminder")) == 5)
+
+
+async def test_overdue_answers_are_served_a_page_at_a_time(
+    start_hub: HubFactory, client: ClientFactory, clock: FakeClock
+) -> None:
+    """``/overdue`` pages (``limit``, ``after`` = the page's ``next``) through every overdue
+    answer once, earliest deadline first, and refuses a bad limit or cursor with a reason."""
+    hub = await start_hub(agreements=fast(receipt=3600, response=7200), watch_seconds=3600)
+    gm, uwv = await client("gm0193"), await client("uwv")
+    got: list[Delivery] = []
+    await uwv.consume(recorder(got))  # receipts only, never an answer
+    for n in range(5):
+        await gm.send(gm.message(type="timeout.request", recipient="uwv", case_id=f"ZW-O{n}",
+                                 body=timeout_request_body("uwv")))
+        await wait_for(lambda sent=n + 1: len(got) == sent)
+        clock.advance(seconds=1)  # five different deadlines, in case order
+    clock.advance(hours=3)
+    for _ in range(100):  # the five receipts recorded: only the answers are late
+        if await hub.ledger.late_counts(clock()) == {"uwv": 5}:
+            break
+        await asyncio.sleep(0.1)
+    assert await hub.ledger.remind_due(clock()) == 5
+    clock.advance(hours=30)
+    assert await hub.ledger.escalate_due(clock()) == 5
+    assert await hub.ledger.overdue_counts() == {"uwv": 5}
+
+    app = build_app(hub.metrics, hub.readiness, hub)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hub") as http:
+        pages: list[list[str]] = []
+        params: dict[str, str] = {"limit": "2"}
+        while True:
+            page = (await http.get("/overdue", params=params)).json()
+            pages.append([o["case_id"] for o in page["overdue"]])
+            if page["next"] is None:
+                break
+            params["after"] = page["next"]
+        whole = (await http.get("/overdue")).json()
+        bad_limit = await http.get("/overdue", params={"limit": "0"})
+        bad_after = await http.get("/overdue", params={"after": "yesterday"})
+    assert pages == [["ZW-O0", "ZW-O1"], ["ZW-O2", "ZW-O3"], ["ZW-O4"]]
+    assert [o["case_id"] for o in whole["overdue"]] == [f"ZW-O{n}" for n in range(5)]
+    assert whole["next"] is None
+    assert bad_limit.status_code == 400 and "limit" in bad_limit.json()["error"]
+    assert bad_after.status_code == 400 and "next" in bad_after.json()["error"]
