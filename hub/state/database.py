@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from hub.contract.errors import ConfigError, HubError
+from hub.state.wal_checkpoints import SAFETY_PAGES, Checkpoints
 
 Row = dict[str, Any]
 log = logging.getLogger("maatwerk.state")
@@ -135,19 +136,29 @@ class SqliteDatabase(Database):
     replicas belong on PostgreSQL; SQLite is the embedded single-machine default.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpoints: Checkpoints | None = None) -> None:
         self._conn = conn
+        self.checkpoints = checkpoints
         self._lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
         self.on_timeout: TimeoutHook | None = None
 
     @classmethod
-    async def open(cls, path: Path, busy_ms: int = 1000) -> SqliteDatabase:
+    async def open(cls, path: Path, busy_ms: int = 1000, *,
+                   background_checkpoints: bool = False) -> SqliteDatabase:
+        """``background_checkpoints``: the WAL is copied back by a thread of its own
+        (:mod:`hub.state.wal_checkpoints`), not by a commit on this thread (the hub's own
+        store; short-lived readers such as the CLI's need none)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={int(busy_ms)}"):
             conn.execute(f"PRAGMA {pragma}")
-        return cls(conn)
+        checkpoints = None
+        if background_checkpoints:
+            conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
+            checkpoints = Checkpoints(path)
+            checkpoints.start()
+        return cls(conn, checkpoints)
 
     def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
         try:
@@ -196,6 +207,8 @@ class SqliteDatabase(Database):
             self._run("COMMIT", ())
 
     async def close(self) -> None:
+        if self.checkpoints is not None:
+            await asyncio.to_thread(self.checkpoints.stop)
         self._conn.close()
 
 
@@ -288,12 +301,15 @@ class PostgresDatabase(Database):
         await self._pool.close()
 
 
-async def open_database(url: str, timeouts: StateTimeouts | None = None) -> Database:
-    """``sqlite:///relative/path``, ``sqlite:////abs/path`` or ``postgresql://...``."""
+async def open_database(url: str, timeouts: StateTimeouts | None = None, *,
+                        background_checkpoints: bool = False) -> Database:
+    """``sqlite:///relative/path``, ``sqlite:////abs/path`` or ``postgresql://...``;
+    ``background_checkpoints`` for SQLite: see :meth:`SqliteDatabase.open`."""
     timeouts = timeouts or StateTimeouts()
     if url.startswith("sqlite:///"):
         return await SqliteDatabase.open(Path(url.removeprefix("sqlite:///")),
-                                         timeouts.sqlite_busy_ms)
+                                         timeouts.sqlite_busy_ms,
+                                         background_checkpoints=background_checkpoints)
     if url.startswith(("postgresql://", "postgres://")):
         return await PostgresDatabase.open(url, timeouts)
     raise ConfigError(f"MAATWERK_STATE_URL={url!r}: use sqlite:///PATH or postgresql://...")
