@@ -116,7 +116,8 @@ class Settings(BaseSettings):
                               "claims, and record steps (outcome, ledger, audit), committed in one "
                               "transaction (1: each message its own)", ge=1)
     batch_ms: float = variable("MAATWERK_BATCH_MS", 2.0,
-                               "how long a batch waits for more steps after its first (ms)", ge=0)
+                               "how long a batch waits for more steps after its first (ms), "
+                               "only while other messages are in hand", ge=0)
     delivery_limit: int = variable("MAATWERK_DELIVERY_LIMIT", 5,
                                    "deliveries of one message before the queue dead-letters it")
     agreements_path: OptionalPath = variable("MAATWERK_AGREEMENTS", None,

@@ -234,7 +234,8 @@ class HubService:
 
     async def start(self) -> None:
         tokens = self.http_tokens()  # refuse before connecting to anything
-        self._db = await open_database(self.settings.state_url, self.settings.state_timeouts)
+        self._db = await open_database(self.settings.state_url, self.settings.state_timeouts,
+                                       background_checkpoints=True)
         self._db.on_timeout = lambda kind: self.metrics.state_timeouts.labels(kind).inc()
         await migrate(self._db)
         self._checks["state"] = True
@@ -253,10 +254,11 @@ class HubService:
                                  interval=self.settings.reload_seconds)
         await self.reloader.start(self.initial)
         self.ledger = Ledger(self._db, self.agreements, self.registry, self.notary, self.audit)
+        claims, records = (group_commit(self._db, max_items=self.settings.batch_max,
+                                        max_ms=self.settings.batch_ms) for _ in range(2))
         pipeline = Pipeline(
             registry=self.registry, policy=self.policy, agreements=self.agreements,
-            store=MessageStore(self._db, claims=group_commit(
-                self._db, max_items=self.settings.batch_max, max_ms=self.settings.batch_ms)),
+            store=MessageStore(self._db, claims=claims),
             clock=self.clock,
             settings=PipelineSettings(max_message_bytes=self.settings.max_message_bytes,
                                       clock_skew_seconds=self.settings.clock_skew_seconds),
@@ -265,8 +267,8 @@ class HubService:
         self.router = Router(pipeline=pipeline, ledger=self.ledger, notary=self.notary,
                              metrics=self.metrics, clock=self.clock, replica=self.replica,
                              on_health=self._set_state_health,
-                             recorder=group_commit(self._db, max_items=self.settings.batch_max,
-                                                   max_ms=self.settings.batch_ms))
+                             recorder=records)
+        claims.company = records.company = self.router.in_hand  # no wait for nobody
         self.watcher = Watcher(ledger=self.ledger, router=self.router, metrics=self.metrics,
                                clock=self.clock, interval=self.settings.watch_seconds,
                                after_tick=self._after_tick)
@@ -372,8 +374,11 @@ class HubService:
         self._db = self._probe_db = self._probe_audit = None
         self._checks = dict.fromkeys(self._checks, False)
 
-    async def run_until_stopped(self, stop: asyncio.Event) -> None:
+    async def run_until_stopped(self, stop: asyncio.Event,
+                                started: Callable[[], None] | None = None) -> None:
         await self.start()
+        if started is not None:
+            started()
         try:
             await stop.wait()
         finally:

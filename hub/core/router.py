@@ -134,6 +134,10 @@ class Router:
         self._deliver: AbstractExchange | None = None
         self._dead: AbstractExchange | None = None
 
+    def in_hand(self) -> int:
+        """Deliveries being handled now (received, not yet acked or returned)."""
+        return self._active
+
     async def bind(self, channel: AbstractChannel) -> None:
         """Use ``channel`` (publisher confirms on, returns raise) for every publish."""
         self._deliver = await channel.get_exchange(names.DELIVER_EXCHANGE)

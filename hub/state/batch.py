@@ -5,7 +5,8 @@ ledger's expectations, the audit records) that must commit before the message is
 Committed one by one they cost a transaction each (on PostgreSQL a WAL flush each). A
 :class:`GroupCommit` collects the steps of concurrent callers and runs up to ``max_items`` of them
 in one transaction, waiting at most ``max_wait`` seconds after the first one for more
-(``MAATWERK_BATCH_MAX``, ``MAATWERK_BATCH_MS``).
+(``MAATWERK_BATCH_MAX``, ``MAATWERK_BATCH_MS``), and not at all when no other caller is at work
+(``company``: under a light load a message is not kept waiting for others that are not there).
 
 What a caller of :meth:`GroupCommit.run` is promised:
 
@@ -68,6 +69,11 @@ class GroupCommit:
         self.workers = workers
         self.batches = 0
         """Transactions committed or failed so far (for tests and metrics)."""
+        self.company: Callable[[], int] | None = None
+        """How many callers could join a batch at all (the router's deliveries in hand). When
+        no more than are already waiting, the batch goes at once: waiting ``max_wait`` for
+        company that cannot come only adds latency (at a steady 200 msg/s it was the hub's
+        p50, 7 ms against 4). None: always wait (the old behaviour)."""
         self._pending: list[_Item] = []
         self._full = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()  # held, so that no task is collected
@@ -87,8 +93,8 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         item = _Item(step, loop.create_future(), loop.time())
         self._pending.append(item)
-        if len(self._pending) >= self.max_items:
-            self._full.set()
+        if len(self._pending) >= self.max_items or not self._company_coming():
+            self._full.set()  # full, or everyone who could come is in: go now
         if self._workers < self.workers:
             self._workers += 1
             task = asyncio.create_task(self._worker())
@@ -107,7 +113,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         while self._pending:
             wait = self._pending[0].queued_at + self.max_wait - loop.time()
-            if len(self._pending) < self.max_items and wait > 0:
+            if len(self._pending) < self.max_items and wait > 0 and self._company_coming():
                 self._full.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), wait)
@@ -117,6 +123,9 @@ class GroupCommit:
             if len(self._pending) < self.max_items:
                 self._full.clear()
             await self._commit(batch)
+
+    def _company_coming(self) -> bool:
+        return self.company is None or self.company() > len(self._pending)
 
     async def _commit(self, batch: list[_Item]) -> None:
         self.batches += 1

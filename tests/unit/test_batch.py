@@ -69,6 +69,28 @@ async def test_a_batch_flushes_on_time_when_it_is_not_full(db: Database) -> None
     assert group.batches == 1 and await probes(db) == {"t0", "t1", "t2"}
 
 
+async def test_a_lone_caller_is_not_kept_waiting_for_company_that_cannot_come(
+        db: Database) -> None:
+    """``company`` (the router's deliveries in hand): with nobody else at work the step goes at
+    once, not after ``max_wait`` (one minute here; the old group commit always waited)."""
+    group = GroupCommit(db, max_items=64, max_wait=60.0)
+    group.company = lambda: 1
+    assert await asyncio.wait_for(group.run(write("alone")), 10) == "alone"  # type: ignore[arg-type]
+    assert group.batches == 1
+
+
+async def test_a_batch_waits_while_company_is_at_work_and_goes_when_all_are_in(
+        db: Database) -> None:
+    group = GroupCommit(db, max_items=64, max_wait=60.0)
+    group.company = lambda: 3  # three deliveries in hand
+    first = asyncio.ensure_future(group.run(write("f0")))  # type: ignore[arg-type]
+    await asyncio.sleep(0.2)
+    assert not first.done()  # two more are at work: it waits for them
+    rest = [group.run(write(f"f{i}")) for i in (1, 2)]  # type: ignore[arg-type]
+    results = await asyncio.wait_for(asyncio.gather(first, *rest), 10)
+    assert sorted(results) == ["f0", "f1", "f2"] and group.batches == 1
+
+
 async def test_a_store_failure_fails_every_member_and_writes_nothing(db: Database) -> None:
     group = GroupCommit(db, max_items=4, max_wait=5.0)
 
