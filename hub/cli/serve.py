@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import ssl
@@ -89,7 +90,17 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await service.run_until_stopped(stop)
+    await service.run_until_stopped(stop, started=freeze_startup_heap)
+
+
+def freeze_startup_heap() -> None:
+    """Move everything the start made (modules, models, registry, policy, connections) out of
+    the garbage collector's reach: a full collection then scans only what routing made since,
+    instead of pausing the event loop for tens of milliseconds (bench.latency measured 28 to 43
+    ms pauses, which were the hub's tail latency). Only in the ``run`` process: tests start
+    many hubs in one process and must not freeze theirs."""
+    gc.collect()
+    gc.freeze()
 
 
 def _apply(args: argparse.Namespace) -> int:
