@@ -8,9 +8,12 @@ checkpoints paused routing: at a steady 200 msg/s about four a second, 7 ms each
 
 :class:`Checkpoints` runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds on its
 own connection in a daemon thread (sqlite3 releases the GIL while it copies and syncs). A
-passive checkpoint never waits for, nor blocks, the writer. The writer's own auto-checkpoint stays
-as a safety net at ``SAFETY_PAGES`` (if this thread fell behind or died, the log stays bounded),
-and it is cheap when it comes: the pages were copied already.
+passive checkpoint never waits for, nor blocks, the writer; but while the writer keeps committing
+it never lets the log start again from its beginning either, so once the log is longer than
+``RESTART_FRAMES`` the thread asks for a ``RESTART`` checkpoint, which waits for the writer's
+current transaction and holds the next one back only while it copies the few frames left. The
+writer's own auto-checkpoint stays as a safety net at ``SAFETY_PAGES`` (if this thread died, the
+log stays bounded).
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ INTERVAL = 0.25
 """Seconds between two checkpoints."""
 SAFETY_PAGES = 16_000
 """The writer's own auto-checkpoint, in pages (64 MB of log), should this thread fall behind."""
+RESTART_FRAMES = 2_000
+"""When the log holds more frames than this after a passive checkpoint, the next one restarts
+it (``RESTART``: waits for the writer's transaction to end, copies the few frames left, and
+lets the writer begin the log anew). Passive checkpoints alone never restart the log while the
+writer keeps committing: it grew to 53 MB in a 20 s run."""
 
 
 class Checkpoints:
@@ -36,6 +44,8 @@ class Checkpoints:
         self.interval = interval
         self.runs = 0
         """Checkpoints done (for tests)."""
+        self.restarts = 0
+        """Of which the log was restarted."""
         self.last: tuple[int, int, int] | None = None
         """The last checkpoint's (busy, frames in the log, frames copied back)."""
         self._stop = threading.Event()
@@ -52,7 +62,8 @@ class Checkpoints:
 
     def _loop(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=1.0)
         except sqlite3.Error as exc:
             log.warning("no background WAL checkpoints (the writer does them): %s", exc)
             return
@@ -63,8 +74,13 @@ class Checkpoints:
             conn.close()
 
     def checkpoint(self, conn: sqlite3.Connection) -> None:
+        """A passive checkpoint (the copying and the fsync, the writer carries on), then, when
+        the log has grown long, a restart that finds almost nothing left to copy."""
         try:
             row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if int(row[1]) > RESTART_FRAMES:
+                row = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.restarts += 1
         except sqlite3.Error as exc:  # the next one tries again; the safety net holds meanwhile
             log.warning("WAL checkpoint failed: %s", exc)
             return

@@ -15,7 +15,7 @@ import pytest
 
 from hub.cli.serve import freeze_startup_heap
 from hub.contract.errors import HubError
-from hub.state import ledger
+from hub.state import ledger, wal_checkpoints
 from hub.state.database import Database, SqliteDatabase, from_ms, open_database, to_ms
 from hub.state.health import record_probe
 from hub.state.migrations import migrate
@@ -105,10 +105,11 @@ def test_a_stored_time_read_back_is_the_same_millisecond() -> None:
 
 
 async def test_the_hubs_sqlite_store_is_checkpointed_by_a_thread_not_by_its_commits(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``background_checkpoints``: the writer's own auto-checkpoint is only a safety net (its
     commits on the event loop used to copy the log back and fsync every 1,000 pages); a
     thread copies the log back and stops when the store closes."""
+    monkeypatch.setattr(wal_checkpoints, "RESTART_FRAMES", 1)  # restart the log every time
     db = await open_database(f"sqlite:///{tmp_path / 'hub.sqlite3'}",
                              background_checkpoints=True)
     assert isinstance(db, SqliteDatabase) and db.checkpoints is not None
@@ -125,6 +126,7 @@ async def test_the_hubs_sqlite_store_is_checkpointed_by_a_thread_not_by_its_comm
                 break
             await asyncio.sleep(0.05)
         assert last is not None and last[1] > 0 and last[2] == last[1]  # all copied back
+        assert checkpoints.restarts > 0  # and the log begun anew, so it stays short
         assert checkpoints._thread.is_alive()
     finally:
         await db.close()
