@@ -16,6 +16,8 @@ from adapters.sdk import HubClient
 from hub.config import Settings
 from hub.contract.registry import Registry
 from hub.service import HubService
+from hub.state.database import Database, open_database
+from hub.state.migrations import migrate
 from sandbox import Broker, Participants, PostgresUnavailable, fresh_database, fresh_vhost
 from sandbox.postgres import pg_url as pg_server_url
 
@@ -159,3 +161,12 @@ async def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         return
     async with fresh_pg_database() as url:
         yield url
+
+
+@pytest.fixture
+async def db(state_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty state store on each backend (``state_url``)."""
+    database = await open_database(state_url)
+    await migrate(database)
+    yield database
+    await database.close()

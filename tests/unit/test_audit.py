@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,14 +38,6 @@ def signed(type_name: str = "timeout.request", body: dict[str, Any] | None = Non
         body=body if body is not None else timeout_request_body(), **extra), _SIGNER)
     raw = encode(document)
     return validate_document(document, raw), raw
-
-
-@pytest.fixture
-async def db(state_url: str) -> AsyncIterator[Database]:
-    database = await open_database(state_url)
-    await migrate(database)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

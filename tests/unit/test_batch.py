@@ -4,7 +4,6 @@ every member, a member's own error is its own, batches flush on size and on time
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,17 +12,8 @@ import pytest
 from hub.state.batch import GroupCommit
 from hub.state.database import Database, StoreUnavailableError, open_database
 from hub.state.health import record_probe
-from hub.state.migrations import migrate
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(state_url: str) -> AsyncIterator[Database]:
-    database = await open_database(state_url)
-    await migrate(database)
-    yield database
-    await database.close()
 
 
 async def probes(db: Database) -> set[str]:

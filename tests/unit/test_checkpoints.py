@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,14 +35,6 @@ def hub_registry(keys_dir: Path) -> Registry:
 def notary(hub_registry: Registry, keys_dir: Path) -> Notary:
     return Notary(hub_registry, load_private_key(private_key_path(keys_dir,
                                                                   hub_registry.hub.id)))
-
-
-@pytest.fixture
-async def db(state_url: str) -> AsyncIterator[Database]:
-    database = await open_database(state_url)
-    await migrate(database)
-    yield database
-    await database.close()
 
 
 async def rebuild_chain(db: Database, seq: int, **changes: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,14 +21,6 @@ from hub.state.migrations import migrate
 from hub.state.wal_checkpoints import SAFETY_PAGES
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(state_url: str) -> AsyncIterator[Database]:
-    database = await open_database(state_url)
-    await migrate(database)
-    yield database
-    await database.close()
 
 
 async def replicas(db: Database) -> set[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,6 @@ RECENT_BSN = "999999990"
 NOW = datetime.now(UTC)
 LONG_AGO = NOW - timedelta(days=400)
 _SIGNER = Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-async def db(state_url: str) -> AsyncIterator[Database]:
-    database = await open_database(state_url)
-    await migrate(database)
-    yield database
-    await database.close()
 
 
 async def add_case(db: Database, log: a.AuditLog, case_id: str, bsn: str, at: datetime, *,
