@@ -22,6 +22,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from hub.core.router import TRANSIENT, Router
 from hub.state import bridging, checkpoints, escalations, leases, timeouts
@@ -29,6 +30,7 @@ from hub.state.ledger import Ledger
 from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger("maatwerk.watcher")
+T = TypeVar("T")
 
 
 class Watcher:
@@ -49,32 +51,27 @@ class Watcher:
         self.interval = interval
 
     async def tick(self) -> None:
-        """One pass; between its steps the router gets the loop (on SQLite each step runs its
-        statements without a real pause, and the whole tick held routing for 8 to 15 ms)."""
+        """One pass; after each step the router gets the loop (``_then_yield``: on SQLite a
+        step runs its statements without a real pause, and the whole tick held routing for 8 to
+        15 ms)."""
         now = self.clock()
-        reminded = await self.ledger.remind_due(now)
-        await _let_routing_in()
-        escalated = await self.ledger.escalate_due(now)
-        await _let_routing_in()
-        ended = await timeouts.advance(self.ledger.db, self.ledger.notary, self.ledger.audit,
-                                       now)
-        await _let_routing_in()
-        steps = await escalations.advance(self.ledger.db, self.ledger.notary,
-                                          self.ledger.audit, self.ledger.registry, now)
-        await _let_routing_in()
-        repayments = await bridging.advance(self.ledger.db, self.ledger.notary,
-                                            self.ledger.audit, self.ledger.agreements,
-                                            self.ledger.registry, now)
+        reminded = await _then_yield(self.ledger.remind_due(now))
+        escalated = await _then_yield(self.ledger.escalate_due(now))
+        ended = await _then_yield(timeouts.advance(self.ledger.db, self.ledger.notary,
+                                                   self.ledger.audit, now))
+        steps = await _then_yield(escalations.advance(self.ledger.db, self.ledger.notary,
+                                                      self.ledger.audit, self.ledger.registry,
+                                                      now))
+        repayments = await _then_yield(bridging.advance(
+            self.ledger.db, self.ledger.notary, self.ledger.audit, self.ledger.agreements,
+            self.ledger.registry, now))
         reminded += steps[0] + repayments[0]
         escalated += steps[1] + repayments[1]
-        await _let_routing_in()
-        await self._gauges(now)
-        await _let_routing_in()
-        await checkpoints.due(self.ledger.audit, self.ledger.notary.hub_id,
-                              self.ledger.notary.countersign, now, self.checkpoint_seconds)
-        await _let_routing_in()
-        sent = await self.router.flush_outbox()
-        await _let_routing_in()
+        await _then_yield(self._gauges(now))
+        await _then_yield(checkpoints.due(self.ledger.audit, self.ledger.notary.hub_id,
+                                          self.ledger.notary.countersign, now,
+                                          self.checkpoint_seconds))
+        sent = await _then_yield(self.router.flush_outbox())
         if self.after_tick is not None:
             await self.after_tick()
         if reminded or escalated or ended or sent:
@@ -90,11 +87,9 @@ class Watcher:
                 gauge.clear()
             return
         self.metrics.gauges_leader.set(1)
-        counts = {self.metrics.overdue: await self.ledger.overdue_counts()}
-        await _let_routing_in()
-        counts[self.metrics.late] = await self.ledger.late_counts(now)
-        await _let_routing_in()
-        counts[self.metrics.active_timeouts] = await timeouts.count_active(self.ledger.db)
+        counts = {self.metrics.overdue: await _then_yield(self.ledger.overdue_counts()),
+                  self.metrics.late: await _then_yield(self.ledger.late_counts(now)),
+                  self.metrics.active_timeouts: await timeouts.count_active(self.ledger.db)}
         for gauge, per_label in counts.items():
             gauge.clear()
             for label, count in per_label.items():
@@ -115,6 +110,9 @@ class Watcher:
         self.metrics.gauges_leader.set(0)
 
 
-async def _let_routing_in() -> None:
-    """One turn of the event loop: deliveries that arrived meanwhile are taken up now."""
+async def _then_yield(step: Awaitable[T]) -> T:
+    """``step``'s result, after one turn of the event loop: deliveries that arrived meanwhile
+    are taken up before the next step."""
+    result = await step
     await asyncio.sleep(0)
+    return result

@@ -50,6 +50,7 @@ OVERDUE_PAGE, OVERDUE_PAGE_MAX = 100, 1000
 
 OverdueKey = tuple[int, str, str]
 """Where a page of overdue answers ends: (deadline in ms, message id, awaited)."""
+_BEFORE_ALL: OverdueKey = (-1, "", "")
 
 RECEIPT = "receipt"
 RESPONSE = "response"
@@ -305,15 +306,10 @@ async def overdue(db: Database, *, limit: int = OVERDUE_PAGE,
     page of at most ``limit`` after the key ``after`` (keyset paging: a page costs the same
     however far into the list it is)."""
     limit = max(1, min(limit, OVERDUE_PAGE_MAX))
-    if after is None:
-        rows = await db.fetch(
-            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
-            "ORDER BY deadline, message_id, awaited LIMIT $1", limit)
-    else:
-        rows = await db.fetch(
-            "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
-            "AND (deadline, message_id, awaited) > ($1, $2, $3) "
-            "ORDER BY deadline, message_id, awaited LIMIT $4", *after, limit)
+    rows = await db.fetch(
+        "SELECT * FROM expectations WHERE fulfilled_at IS NULL AND escalated_at IS NOT NULL "
+        "AND (deadline, message_id, awaited) > ($1, $2, $3) "
+        "ORDER BY deadline, message_id, awaited LIMIT $4", *(after or _BEFORE_ALL), limit)
     return [Expectation.from_row(r) for r in rows]
 
 
